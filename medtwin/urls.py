@@ -1,0 +1,17 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from twins import views as twin_views
+
+urlpatterns = [
+    path("", twin_views.home, name="home"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/v1/observations", twin_views.observations_api, name="observations"),
+    path("", include("twins.urls")),
+    path("scheduler/", include("scheduler.urls")),
+]

@@ -1,0 +1,201 @@
+"""Exact solver: a MILP built with PuLP and solved by CBC or HiGHS.
+
+Variables: ``x[task, node]`` binary for every allowed pair, and ``y[node]``
+binary ("switched on") for nodes with a fixed cost. Constraints: each task on
+exactly one node; per node and resource, the summed use at most the capacity
+(times ``y`` when the node has a fixed cost); ``x <= y``. Objective: the
+internal cost of every chosen pair plus the fixed costs of switched-on nodes.
+
+A run that stops at its time limit is never reported as optimal. PuLP 3.3.2
+sets ``LpStatus`` "Optimal" for a time-limited CBC run that found a solution,
+with ``sol_status`` 2 ("Solution Found"), so the status is read from
+``sol_status`` and the proven bound, not from ``status`` alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+import warnings
+from pathlib import Path
+
+import pulp
+
+from .compact import Compact
+from .outcome import Outcome
+from .problem import Status
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("cbc", "highs")
+
+
+def solve_exact(
+    compact: Compact,
+    time_limit_s: float | None = None,
+    *,
+    backend: str = "cbc",
+    threads: int | None = None,
+    lp_path: str | Path | None = None,
+) -> Outcome:
+    """Solve ``compact`` to proven optimality or until ``time_limit_s``.
+
+    ``lp_path`` writes the model in LP format before solving, with variables
+    and constraints named from the task and node ids.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend={backend!r} is invalid: expected cbc or highs")
+    if backend == "highs" and not pulp.HiGHS().available():
+        raise ValueError("backend='highs' is invalid here: highspy is not installed")
+    missing = compact.unplaceable()
+    if missing:
+        return Outcome(Status.INFEASIBLE, None, message="tasks without any node")
+
+    model, x = _build_model(compact)
+    if lp_path is not None:
+        model.writeLP(str(lp_path))
+
+    if backend == "cbc":
+        bound, sol_status = _run_cbc(model, time_limit_s, threads)
+    else:
+        bound, sol_status = _run_highs(model, time_limit_s, threads)
+    return _read_outcome(compact, model, x, sol_status, bound)
+
+
+def _build_model(compact: Compact):
+    model = pulp.LpProblem(_name(compact.name), pulp.LpMinimize)
+    x = {}
+    for j, options in enumerate(compact.cost):
+        for i in options:
+            x[j, i] = model.add_variable(
+                _name(f"x_{compact.task_ids[j]}_{compact.node_ids[i]}"),
+                cat=pulp.LpBinary,
+            )
+    y = {
+        i: model.add_variable(_name(f"on_{node_id}"), cat=pulp.LpBinary)
+        for i, node_id in enumerate(compact.node_ids)
+        if compact.fixed[i] > 0
+    }
+
+    model += (
+        pulp.lpSum(compact.cost[j][i] * var for (j, i), var in x.items())
+        + pulp.lpSum(compact.fixed[i] * var for i, var in y.items()),
+        "objective",
+    )
+    by_node = {i: [] for i in range(compact.n_nodes)}
+    for j, options in enumerate(compact.cost):
+        model += (
+            pulp.lpSum(x[j, i] for i in options) == 1,
+            _name(f"assign_{compact.task_ids[j]}"),
+        )
+        for i in options:
+            by_node[i].append(j)
+            if i in y:
+                model += (
+                    x[j, i] <= y[i],
+                    _name(f"on_{compact.task_ids[j]}_{compact.node_ids[i]}"),
+                )
+    for i, tasks in by_node.items():
+        for r, resource in enumerate(compact.resources):
+            used = pulp.lpSum(compact.use[j][i][r] * x[j, i] for j in tasks)
+            limit = compact.capacity[i][r]
+            if i in y:
+                limit = limit * y[i]
+            model += used <= limit, _name(f"{resource}_{compact.node_ids[i]}")
+    return model, x
+
+
+def _name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", text)
+
+
+def _run_cbc(model, time_limit_s, threads):
+    with tempfile.TemporaryDirectory(prefix="medtwin-cbc-") as folder:
+        log_path = Path(folder) / "cbc.log"
+        # NOTE: PuLP 3.3.2 deprecates PULP_CBC_CMD in favour of COIN_CMD with a
+        # separately installed CBC; switch when moving to PuLP 4.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            solver = pulp.PULP_CBC_CMD(
+                msg=False,
+                timeLimit=time_limit_s,
+                threads=threads,
+                logPath=str(log_path),
+                gapRel=0.0,
+            )
+        model.solve(solver)
+        log = log_path.read_text() if log_path.exists() else ""
+    logger.debug("CBC output:\n%s", log)
+    return _cbc_bound(log), model.sol_status
+
+
+def _cbc_bound(log: str) -> float | None:
+    """Read CBC's best bound from its final summary, if it printed one."""
+    for label in ("Lower bound:", "Best possible:"):
+        match = re.search(rf"^{label}\s*(-?[\d.eE+-]+)", log, re.MULTILINE)
+        if match:
+            return float(match.group(1))
+    return None
+
+
+def _run_highs(model, time_limit_s, threads):
+    solver = pulp.HiGHS(
+        msg=False, timeLimit=time_limit_s, threads=threads, gapRel=0.0, gapAbs=0.0
+    )
+    model.solve(solver)
+    highs = model.solverModel
+    info = highs.getInfo()
+    logger.debug(
+        "HiGHS: model status %s, mip_dual_bound %s, primal status %s",
+        highs.modelStatusToString(highs.getModelStatus()),
+        info.mip_dual_bound,
+        info.primal_solution_status,
+    )
+    bound = info.mip_dual_bound
+    if bound is None or abs(bound) == float("inf"):
+        bound = None
+    # HiGHS reports time-limited runs through PuLP as sol_status 2 even when
+    # it has no primal solution, so check the solution status as well.
+    if info.primal_solution_status != 2 and model.sol_status > 0:
+        return bound, pulp.LpSolutionNoSolutionFound
+    return bound, model.sol_status
+
+
+def _read_outcome(compact, model, x, sol_status, bound) -> Outcome:
+    if (
+        sol_status == pulp.LpSolutionInfeasible
+        or model.status == pulp.LpStatusInfeasible
+    ):
+        return Outcome(
+            Status.INFEASIBLE,
+            None,
+            message="the solver proved that no assignment fits the node capacities",
+        )
+    if sol_status not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
+        return Outcome(
+            Status.NOT_SOLVED,
+            None,
+            bound=bound,
+            message=f"solver stopped without a solution ({pulp.LpStatus[model.status]})",
+        )
+    choice = _choice(compact, x)
+    if choice is None:
+        return Outcome(
+            Status.NOT_SOLVED, None, bound=bound, message="solver values missing"
+        )
+    objective = compact.objective(choice)
+    if sol_status == pulp.LpSolutionOptimal:
+        return Outcome(Status.OPTIMAL, choice, objective, objective)
+    return Outcome(Status.TIME_LIMIT, choice, objective, bound)
+
+
+def _choice(compact: Compact, x) -> list[int] | None:
+    choice = []
+    for j, options in enumerate(compact.cost):
+        values = {i: x[j, i].varValue for i in options}
+        best = max(values, key=lambda i: values[i] or 0.0)
+        if values[best] is None or values[best] < 0.5:
+            return None
+        choice.append(best)
+    return choice

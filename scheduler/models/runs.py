@@ -1,0 +1,112 @@
+from django.conf import settings
+from django.db import models
+
+
+class Solver(models.TextChoices):
+    EXACT = "exact", "exact MILP (PuLP)"
+    GREEDY = "greedy", "greedy with repair"
+    HYBRID = "hybrid", "hybrid RL + genetic search"
+
+
+class RunStatus(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Trigger(models.TextChoices):
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+
+
+class PlanningRun(models.Model):
+    """One solve of a ward's placement problem and its outcome.
+
+    ``status`` tracks the run's life in the service; ``solver_status`` is
+    what the solver proved (optimal, feasible, time limit, infeasible).
+    """
+
+    ward = models.ForeignKey("twins.Ward", on_delete=models.PROTECT)
+    solver = models.CharField(max_length=8, choices=Solver.choices)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT
+    )
+    status = models.CharField(
+        max_length=8, choices=RunStatus.choices, default=RunStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    celery_task_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    weights = models.JSONField(default=dict)
+    time_limit_s = models.FloatField(null=True, blank=True)
+    solver_status = models.CharField(max_length=16, blank=True)
+    feasible = models.BooleanField(null=True)
+    objective = models.FloatField(null=True, blank=True)
+    latency_term = models.FloatField(null=True, blank=True)
+    cost_term = models.FloatField(null=True, blank=True)
+    security_term = models.FloatField(null=True, blank=True)
+    bound = models.FloatField(null=True, blank=True)
+    gap_pct = models.FloatField(null=True, blank=True)
+    wall_s = models.FloatField(null=True, blank=True)
+    task_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    # Hash chain over finished runs; see scheduler.audit.
+    chain_index = models.BigIntegerField(null=True, blank=True, unique=True)
+    previous_hash = models.CharField(max_length=64, blank=True)
+    record_hash = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["ward", "-created_at"])]
+        constraints = [
+            # A burst of triggers for one ward and solver coalesces into the
+            # run that is still waiting for a worker.
+            models.UniqueConstraint(
+                fields=["ward", "solver"],
+                condition=models.Q(status="pending"),
+                name="one_pending_run_per_ward_and_solver",
+            )
+        ]
+
+    def __str__(self):
+        return f"run {self.pk} ({self.solver}, {self.status})"
+
+
+class Placement(models.Model):
+    """Where one twin task runs according to one planning run."""
+
+    run = models.ForeignKey(
+        PlanningRun, on_delete=models.CASCADE, related_name="placements"
+    )
+    task_id = models.CharField(max_length=100)
+    task_kind = models.CharField(max_length=32)
+    bed = models.ForeignKey("twins.Bed", on_delete=models.PROTECT)
+    patient_pseudonym = models.CharField(max_length=32, blank=True)
+    urgency = models.FloatField()
+    node = models.ForeignKey("scheduler.ComputeNode", on_delete=models.PROTECT)
+    tier = models.CharField(max_length=8)
+    # The task's demands as planned, kept so a stored plan can be checked
+    # against node capacities without re-running the model.
+    demand_mips = models.FloatField()
+    memory_mb = models.FloatField()
+    min_security = models.PositiveSmallIntegerField()
+    latency_ms = models.FloatField()
+    cost = models.FloatField()
+    security_exposure = models.FloatField()
+
+    class Meta:
+        ordering = ["bed__code", "task_kind"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "task_id"], name="one_placement_per_task_per_run"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.task_id} -> {self.node_id}"

@@ -1,0 +1,141 @@
+"""Celery tasks that plan where each ward's twin tasks run.
+
+A run is a row first and a Celery message second: the row is created in the
+request's transaction and the message is sent after it commits. The task
+claims the row with a conditional UPDATE, solves, and writes the placements
+and the outcome in one transaction, so a worker killed mid-run leaves the row
+claimable and no half-written placements. Messages are acknowledged late, so
+a run whose worker died is delivered again.
+"""
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from scheduler.audit import seal
+from scheduler.models import PlanningRun
+from scheduler.models.runs import RunStatus, Trigger
+from scheduler.planning import PlanningError, build_problem, solve_and_store
+from twins.models import Ward
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+
+
+def enqueue_run(
+    ward: Ward, solver: str, trigger: str, requested_by=None
+) -> PlanningRun:
+    """Queue a run, or return the run already waiting for this ward and solver.
+
+    The task is sent once the surrounding transaction commits, so a worker
+    never looks for a run row that is not yet visible.
+    """
+    # Two attempts: the waiting run may be claimed by a worker between the
+    # failed insert and the look-up, and then a new insert succeeds.
+    for _attempt in range(2):
+        try:
+            with transaction.atomic():
+                run = PlanningRun.objects.create(
+                    ward=ward,
+                    solver=solver,
+                    trigger=trigger,
+                    requested_by=requested_by,
+                    time_limit_s=settings.EXACT_TIME_LIMIT_SECONDS,
+                )
+                plan_ward.delay_on_commit(run.pk)
+            break
+        except IntegrityError:
+            waiting = PlanningRun.objects.filter(
+                ward=ward, solver=solver, status=RunStatus.PENDING
+            ).first()
+            if waiting is not None:
+                logger.info(
+                    "%s trigger for ward %s coalesced into run %s",
+                    trigger, ward.code, waiting.pk,
+                )  # fmt: skip
+                return waiting
+    else:
+        raise RuntimeError(f"could not queue a {solver} run for ward {ward.code}")
+    logger.info("run %s queued for ward %s with %s", run.pk, ward.code, solver)
+    return run
+
+
+def _claim(run_id: int, task_id: str) -> bool:
+    # A run left "running" by a worker that died is claimable again; a done
+    # or failed run is not, so a redelivered message changes nothing.
+    claimed = PlanningRun.objects.filter(
+        Q(status=RunStatus.PENDING) | Q(status=RunStatus.RUNNING),
+        pk=run_id,
+        attempts__lt=MAX_ATTEMPTS,
+    ).update(
+        status=RunStatus.RUNNING,
+        started_at=timezone.now(),
+        attempts=F("attempts") + 1,
+        celery_task_id=task_id or "",
+    )
+    return claimed == 1
+
+
+def _fail(run_id: int, message: str) -> None:
+    with transaction.atomic():
+        run = PlanningRun.objects.select_for_update().get(pk=run_id)
+        if run.status in (RunStatus.DONE, RunStatus.FAILED):
+            return
+        run.status = RunStatus.FAILED
+        run.finished_at = timezone.now()
+        run.error = message
+        run.save(update_fields=["status", "finished_at", "error"])
+        seal(run)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=240,
+    time_limit=300,
+)
+def plan_ward(run_id: int) -> str:
+    from celery import current_task
+
+    task_id = current_task.request.id if current_task else ""
+    if not _claim(run_id, task_id):
+        run = PlanningRun.objects.filter(pk=run_id).first()
+        if run is not None and run.status == RunStatus.RUNNING:
+            _fail(run_id, f"gave up after {MAX_ATTEMPTS} attempts")
+        logger.info("run %s not claimed (task %s)", run_id, task_id)
+        return "skipped"
+
+    run = PlanningRun.objects.select_related("ward").get(pk=run_id)
+    logger.info(
+        "run %s started: ward %s, solver %s, attempt %s, task %s",
+        run.pk, run.ward.code, run.solver, run.attempts, task_id,
+    )  # fmt: skip
+    try:
+        planned = build_problem(run.ward)
+        outcome = solve_and_store(run, planned)
+    except PlanningError as error:
+        logger.warning("run %s failed: %s", run_id, error)
+        _fail(run_id, str(error))
+        return "failed"
+    except Exception as error:
+        logger.exception("run %s failed unexpectedly", run_id)
+        _fail(run_id, f"{type(error).__name__}: {error}")
+        return "failed"
+    logger.info("run %s finished: %s", run_id, outcome)
+    return outcome
+
+
+@shared_task(acks_late=True, soft_time_limit=30, time_limit=60)
+def schedule_replans() -> int:
+    """Queue one run per ward and scheduled solver (Celery beat)."""
+    count = 0
+    for ward in Ward.objects.all():
+        for solver in settings.SCHEDULED_SOLVERS:
+            enqueue_run(ward, solver, Trigger.SCHEDULE)
+            count += 1
+    return count

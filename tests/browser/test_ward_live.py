@@ -1,0 +1,45 @@
+"""A nurse's browser: log in, see the ward, watch a tile change live."""
+
+import pytest
+from django.utils import timezone
+
+from twins.ingest import ingest
+from twins.vitals import Source
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def log_in(page, base_url, username, password="test-password-1"):
+    page.goto(f"{base_url}/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+
+
+def test_ward_tile_updates_live(asgi_server, page, ward, nurse):
+    log_in(page, asgi_server, nurse.username)
+    page.wait_for_url(f"{asgi_server}/wards/{ward.code}/")
+    page.wait_for_selector("#connection[data-state=live]")
+    tile = page.locator("#bed-icu1-bed05")
+    assert "SIGNAL LOST" in tile.inner_text()
+
+    now = timezone.now().isoformat()
+    ingest(
+        [
+            {"bed": "icu1-bed05", "device": "m5", "timestamp": now,
+             "parameter": "heart_rate", "value": 137, "unit": "/min"},
+            {"bed": "icu1-bed05", "device": "m5", "timestamp": now,
+             "parameter": "resp_rate", "value": 27, "unit": "/min"},
+        ],
+        Source.DEVICE,
+    )  # fmt: skip
+
+    heart_rate = tile.locator("[data-parameter=heart_rate] .vital-value")
+    heart_rate.filter(has_text="137").wait_for(timeout=10_000)
+    assert "NEWS2 ≥ 6" in tile.inner_text()
+    assert tile.get_attribute("data-band") == "medium"
+
+
+def test_ward_page_requires_login(asgi_server, page, ward):
+    page.goto(f"{asgi_server}/wards/{ward.code}/")
+    assert "/login/" in page.url

@@ -1,0 +1,54 @@
+"""Exact solver: status reading, time limits, bound and LP file."""
+
+import pytest
+
+from scheduler.core import Status, read_gap_file, solve
+from scheduler.core.gap import check_gap_feasibility
+
+from .conftest import GAP_DATA
+
+
+@pytest.fixture(scope="module")
+def d05100():
+    return read_gap_file(GAP_DATA / "gapd.txt")[0]
+
+
+@pytest.mark.parametrize("backend", ["cbc", "highs"])
+def test_time_limited_hard_instance_not_proven(d05100, backend):
+    """d05100 (optimum 6353) takes CBC and HiGHS far longer than 1 s."""
+    result = solve(d05100, "exact", time_limit_s=1, backend=backend)
+    assert result.status is Status.TIME_LIMIT
+    assert result.status is not Status.OPTIMAL
+    assert result.feasible
+    assert check_gap_feasibility(d05100, result.assignment) == []
+    assert result.objective >= 6353
+    assert result.bound is not None
+    assert result.bound <= 6353
+    assert result.gap_pct > 0
+
+
+@pytest.mark.parametrize("backend", ["cbc", "highs"])
+def test_backends_prove_same_optimum(backend, capacity_problem):
+    problem, assignment, objective = capacity_problem
+    result = solve(problem, "exact", backend=backend)
+    assert result.status is Status.OPTIMAL
+    assert result.assignment == assignment
+    assert result.bound == pytest.approx(objective)
+
+
+def test_writes_named_lp_file(tmp_path, fixed_cost_problem):
+    problem, _, _ = fixed_cost_problem
+    path = tmp_path / "ward.lp"
+    solve(problem, "exact", lp_path=path)
+    text = path.read_text()
+    assert "assign_t_0:" in text
+    assert "compute_fog_a:" in text
+    assert "memory_fog_b:" in text
+    assert "x_t_2_fog_b" in text
+    assert "on_fog_a" in text
+
+
+def test_bad_backend_rejected(capacity_problem):
+    problem, _, _ = capacity_problem
+    with pytest.raises(ValueError, match="backend='gurobi' is invalid"):
+        solve(problem, "exact", backend="gurobi")

@@ -1,0 +1,7 @@
+from django.urls import path
+
+from twins.consumers import WardConsumer
+
+websocket_urlpatterns = [
+    path("ws/wards/<slug:ward>/", WardConsumer.as_asgi()),
+]

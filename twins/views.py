@@ -1,0 +1,89 @@
+import json
+import logging
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from medtwin.roles import ADMIN, AUDITOR, NURSE, role_required, user_role
+from twins.ingest import IngestError, ingest
+from twins.live import ward_snapshot
+from twins.models import DeviceToken, Ward
+from twins.vitals import Source
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 2_000_000
+
+
+def visible_wards(user):
+    if user_role(user) == ADMIN:
+        return Ward.objects.all()
+    return user.wards.all()
+
+
+@role_required(NURSE, ADMIN, AUDITOR)
+def home(request):
+    if user_role(request.user) == AUDITOR:
+        return redirect("scheduler:runs")
+    wards = list(visible_wards(request.user))
+    if len(wards) == 1:
+        return redirect("twins:ward", code=wards[0].code)
+    return render(request, "twins/home.html", {"wards": wards})
+
+
+@role_required(NURSE, ADMIN)
+def ward_overview(request, code):
+    ward = get_object_or_404(visible_wards(request.user), code=code)
+    return render(
+        request,
+        "twins/ward.html",
+        {
+            "ward": ward,
+            "beds_json": ward_snapshot(ward),
+            "signal_lost_seconds": settings.SIGNAL_LOST_SECONDS,
+        },
+    )
+
+
+def _error(status: int, field: str, value, message: str) -> JsonResponse:
+    return JsonResponse(
+        {"errors": [{"field": field, "value": value, "message": message}]},
+        status=status,
+    )
+
+
+@csrf_exempt
+@require_POST
+def observations_api(request):
+    """Accept a JSON batch of readings from a device holding an API token."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme != "Bearer" or not token:
+        return _error(
+            401, "Authorization", None, "missing device token: send 'Bearer <token>'"
+        )
+    device = DeviceToken.authenticate(token.strip())
+    if device is None:
+        return _error(401, "Authorization", None, "invalid or revoked device token")
+    if len(request.body) > MAX_BODY_BYTES:
+        return _error(
+            413, "body", len(request.body), f"body over {MAX_BODY_BYTES} bytes"
+        )
+    try:
+        payload = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        return _error(400, "body", None, "invalid JSON")
+    batch = payload.get("readings") if isinstance(payload, dict) else None
+    if batch is None:
+        return _error(400, "readings", None, "missing field readings: a list")
+    try:
+        result = ingest(batch, Source.DEVICE)
+    except IngestError as error:
+        logger.info("batch from device token %s rejected: %s", device.pk, error)
+        return JsonResponse(
+            {"errors": [item.as_dict() for item in error.errors]}, status=400
+        )
+    return JsonResponse(result.__dict__, status=201)
