@@ -1,13 +1,16 @@
 """Settings for the test suite: the real servers, with names of their own.
 
-Queue and channel prefix carry the process id so a test run never takes work
-from, or sends frames to, a ``make run`` on the same Redis.
+Queue, channel prefix and test database carry the process id, so a test run
+never takes work from, or sends frames to, a ``make run`` on the same Redis,
+and two test runs on one machine do not drop each other's database. Child
+processes (the Celery worker, the ASGI server) inherit the names.
 """
 
 import os
 
 os.environ.setdefault("MEDTWIN_CELERY_QUEUE", f"medtwin-test-{os.getpid()}")
 os.environ.setdefault("MEDTWIN_CHANNEL_PREFIX", f"medtwin-test-{os.getpid()}")
+os.environ.setdefault("MEDTWIN_TEST_DATABASE_NAME", f"test_medtwin_{os.getpid()}")
 
 from medtwin.settings import *  # noqa: E402,F403
 from medtwin.settings import DATABASES  # noqa: E402
