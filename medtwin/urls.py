@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from twins import fhir_views
 from twins import views as twin_views
 
 urlpatterns = [
@@ -12,6 +13,8 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/observations", twin_views.observations_api, name="observations"),
+    path("fhir/Observation", fhir_views.observation_create, name="fhir-observation"),
+    path("fhir", fhir_views.transaction, name="fhir-transaction"),
     path("", include("twins.urls")),
     path("scheduler/", include("scheduler.urls")),
 ]
