@@ -12,7 +12,7 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("api/v1/observations", twin_views.observations_api, name="observations"),
+    path("api/v1/", include("twins.api_urls")),
     path("fhir/Observation", fhir_views.observation_create, name="fhir-observation"),
     path("fhir", fhir_views.transaction, name="fhir-transaction"),
     path("", include("twins.urls")),
