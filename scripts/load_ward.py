@@ -1,0 +1,385 @@
+"""Load run: beds streaming at 1 Hz through the ingestion API while ward
+overviews watch over WebSockets; reports what was sent, stored and delivered.
+
+Usage:
+    python scripts/load_ward.py [--beds 100] [--sockets 20] [--seconds 600]
+        [--churn 5] [--json PATH]
+
+The script creates wards ``load-<run>-01``, ``load-<run>-02`` … of 12 beds
+each (with patients, one device token and a nurse assigned to them) in the
+database the settings name, starts its own ASGI server (daphne) on a free
+loopback port, then:
+
+- one client per bed posts that bed's readings every second, taken from the
+  bundled BIDMC recordings, to ``POST /api/v1/observations``;
+- ``--sockets`` WebSockets, spread over the load wards, log in as the nurse
+  and record every ``bed.updated`` frame;
+- every 10 seconds ``--churn`` further sockets connect and are cut without a
+  closing handshake, as a browser killed mid-session would be.
+
+At the end it prints readings sent and stored, and frames expected and
+delivered. It also prints the delay from a batch being posted to its frame
+reaching a socket (median, 99th percentile, maximum), the errors, and the
+memory of the ASGI server and of Redis sampled over the run. It changes no existing row except
+the password of the user ``load-nurse``; its wards stay for inspection, so
+point ``DATABASE_URL`` at a scratch database for repeated runs.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medtwin.settings")
+
+import aiohttp  # noqa: E402
+import django  # noqa: E402
+import psutil  # noqa: E402
+
+django.setup()
+
+import redis  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.contrib.auth.models import Group, User  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import transaction  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from medtwin.roles import NURSE  # noqa: E402
+from twins.models import Bed, DeviceToken, Observation, Patient, TwinState, Ward  # noqa: E402
+from twins.replay import Replay, available_records, load_record  # noqa: E402
+
+BEDS_PER_WARD = 12
+WARD_PREFIX = "load-"
+NURSE_NAME = "load-nurse"
+MEMORY_SAMPLE_SECONDS = 10
+CHURN_EVERY_SECONDS = 10
+DRAIN_SECONDS = 5
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is invalid: expected 1 or more")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is invalid: expected 0 or more")
+    return value
+
+
+def prepare(beds: int) -> tuple[list[Ward], dict[str, str], str, str]:
+    """Create the load wards, beds, patients, a device token and a nurse.
+
+    Return the wards, the ward code of each bed code, the device token and
+    the nurse's password.
+    """
+    password = secrets.token_urlsafe(16)
+    run = timezone.now().strftime("%Y%m%d%H%M%S")
+    now = timezone.now()
+    with transaction.atomic():
+        nurse, _ = User.objects.get_or_create(username=NURSE_NAME)
+        nurse.set_password(password)
+        nurse.save()
+        nurse.groups.add(Group.objects.get_or_create(name=NURSE)[0])
+        wards, bed_wards = [], {}
+        for index in range(0, beds, BEDS_PER_WARD):
+            number = index // BEDS_PER_WARD + 1
+            ward = Ward.objects.create(
+                code=f"{WARD_PREFIX}{run}-{number:02d}", name=f"Load ward {number}"
+            )
+            ward.nurses.add(nurse)
+            wards.append(ward)
+            for bed_number in range(1, min(BEDS_PER_WARD, beds - index) + 1):
+                bed = Bed.objects.create(
+                    ward=ward,
+                    code=f"ld{run}-{number:02d}-{bed_number:02d}",
+                    label=f"Bed {bed_number}",
+                )
+                TwinState.objects.create(bed=bed)
+                Patient.objects.create(
+                    pseudonym=f"LD-{run}-{number:02d}{bed_number:02d}",
+                    bed=bed,
+                    admitted_at=now,
+                )
+                bed_wards[bed.code] = ward.code
+        _, token = DeviceToken.issue(name=f"load-run-{run}")
+    return wards, bed_wards, token, password
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(port: int, log_path: Path) -> subprocess.Popen:
+    log = open(log_path, "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+         "medtwin.asgi:application"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return process
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise SystemExit(f"daphne did not start; see {log_path}") from None
+            time.sleep(0.2)
+
+
+async def log_in(session: aiohttp.ClientSession, base: str, password: str) -> None:
+    async with session.get(f"{base}/login/") as response:
+        page = await response.text()
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    async with session.post(
+        f"{base}/login/",
+        data={"username": NURSE_NAME, "password": password,
+              "csrfmiddlewaretoken": csrf},
+        headers={"Referer": f"{base}/login/"},
+        allow_redirects=False,
+    ) as response:  # fmt: skip
+        if response.status != 302:
+            raise SystemExit(f"nurse login failed with HTTP {response.status}")
+
+
+class Tally:
+    def __init__(self) -> None:
+        self.readings_sent = 0
+        self.batches_accepted: dict[tuple[str, str], float] = {}
+        self.errors: Counter = Counter()
+        self.frames: dict[int, set[tuple[str, str]]] = defaultdict(set)
+        self.delays: list[float] = []
+        self.memory: list[dict] = []
+
+
+async def stream_bed(session, base, token, replay, bed_index, tally, stop_at):
+    bed, _ = replay.pairs[bed_index]
+    single = Replay([bed], [replay.pairs[bed_index][1]], loop_gap_seconds=1)
+    second = 0
+    start = time.monotonic()
+    while time.monotonic() < stop_at:
+        stamp = timezone.now().replace(microsecond=0)
+        readings = single.readings_at(second, stamp)
+        if readings:
+            sent = time.time()
+            try:
+                async with session.post(
+                    f"{base}/api/v1/observations",
+                    json={"readings": readings},
+                    headers={"Authorization": f"Bearer {token}"},
+                ) as response:
+                    await response.read()
+                    if response.status == 201:
+                        tally.readings_sent += len(readings)
+                        tally.batches_accepted[(bed, stamp.isoformat())] = sent
+                    else:
+                        tally.errors[f"HTTP {response.status}"] += 1
+            except aiohttp.ClientError as error:
+                tally.errors[type(error).__name__] += 1
+        second += 1
+        await asyncio.sleep(max(0.0, start + second - time.monotonic()))
+
+
+def frame_key(bed: dict) -> tuple[str, str] | None:
+    stamps = [entry["at"] for entry in bed.get("vitals", {}).values() if "at" in entry]
+    return (bed["bed"], max(stamps)) if stamps else None
+
+
+async def watch(session, ws_base, ward_code, index, tally, stop_at, ready):
+    async with session.ws_connect(
+        f"{ws_base}/ws/wards/{ward_code}/", headers={"Origin": ws_base_http(ws_base)}
+    ) as ws:
+        ready.set()
+        while time.monotonic() < stop_at + DRAIN_SECONDS:
+            try:
+                message = await ws.receive(timeout=1)
+            except TimeoutError:
+                continue
+            if message.type != aiohttp.WSMsgType.TEXT:
+                tally.errors[f"socket {index} closed: {message.type.name}"] += 1
+                return
+            frame = json.loads(message.data)
+            if frame.get("type") != "bed.updated":
+                continue
+            key = frame_key(frame["bed"])
+            if key is None:
+                continue
+            tally.frames[index].add(key)
+            sent = tally.batches_accepted.get(key)
+            if sent is not None:
+                tally.delays.append(time.time() - sent)
+
+
+def ws_base_http(ws_base: str) -> str:
+    return ws_base.replace("ws://", "http://", 1)
+
+
+async def churn(session, ws_base, wards, count, stop_at, tally):
+    """Open sockets and cut them without a close frame, as a killed browser."""
+    while time.monotonic() < stop_at:
+        await asyncio.sleep(CHURN_EVERY_SECONDS)
+        for number in range(count):
+            ward = wards[number % len(wards)]
+            try:
+                ws = await session.ws_connect(
+                    f"{ws_base}/ws/wards/{ward.code}/",
+                    headers={"Origin": ws_base_http(ws_base)},
+                )
+                await ws.receive(timeout=5)
+                ws._response.connection.transport.abort()
+            except (aiohttp.ClientError, TimeoutError) as error:
+                tally.errors[f"churn {type(error).__name__}"] += 1
+
+
+async def sample_memory(server_pid, tally, stop_at):
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    server = psutil.Process(server_pid)
+    start = time.monotonic()
+    while time.monotonic() < stop_at + DRAIN_SECONDS:
+        tally.memory.append(
+            {
+                "t_s": round(time.monotonic() - start),
+                "server_rss_mb": round(server.memory_info().rss / 2**20, 1),
+                "redis_used_mb": round(client.info("memory")["used_memory"] / 2**20, 2),
+            }
+        )
+        await asyncio.sleep(MEMORY_SAMPLE_SECONDS)
+
+
+async def run(args, wards, beds, token, password, port, server_pid) -> Tally:
+    base = f"http://127.0.0.1:{port}"
+    ws_base = f"ws://127.0.0.1:{port}"
+    records = [load_record(path) for path in available_records()]
+    replay = Replay(beds, records, loop_gap_seconds=1)
+    tally = Tally()
+    connector = aiohttp.TCPConnector(limit=len(beds) + args.sockets + args.churn + 8)
+    async with aiohttp.ClientSession(
+        connector=connector, cookie_jar=aiohttp.CookieJar(unsafe=True)
+    ) as session:
+        await log_in(session, base, password)
+        stop_at = time.monotonic() + args.seconds + 5
+        ready = [asyncio.Event() for _ in range(args.sockets)]
+        watchers = [
+            asyncio.create_task(
+                watch(session, ws_base, wards[i % len(wards)].code, i, tally,
+                      stop_at, ready[i])
+            )
+            for i in range(args.sockets)
+        ]  # fmt: skip
+        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in ready)), 30)
+        await asyncio.sleep(2)  # the snapshot frames arrive first
+        stop_at = time.monotonic() + args.seconds
+        tasks = [
+            asyncio.create_task(
+                stream_bed(session, base, token, replay, i, tally, stop_at)
+            )
+            for i in range(len(beds))
+        ]
+        tasks.append(asyncio.create_task(sample_memory(server_pid, tally, stop_at)))
+        if args.churn:
+            tasks.append(
+                asyncio.create_task(
+                    churn(session, ws_base, wards, args.churn, stop_at, tally)
+                )
+            )
+        await asyncio.gather(*tasks, *watchers)
+    return tally
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def report(args, tally, wards, bed_ward) -> dict:
+    stored = Observation.objects.filter(bed__ward__in=wards).count()
+    expected_frames = delivered_frames = 0
+    for index in range(args.sockets):
+        ward_code = wards[index % len(wards)].code
+        expected = {
+            key for key in tally.batches_accepted if bed_ward[key[0]] == ward_code
+        }
+        expected_frames += len(expected)
+        delivered_frames += len(expected & tally.frames[index])
+    delays_ms = [delay * 1000 for delay in tally.delays]
+    return {
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "python": platform.python_version(),
+        },
+        "beds": len(bed_ward),
+        "sockets": args.sockets,
+        "churned_sockets_every_10_s": args.churn,
+        "seconds": args.seconds,
+        "readings_sent": tally.readings_sent,
+        "readings_stored": stored,
+        "batches_accepted": len(tally.batches_accepted),
+        "frames_expected": expected_frames,
+        "frames_delivered": delivered_frames,
+        "delay_ms": {
+            "median": round(statistics.median(delays_ms), 1) if delays_ms else None,
+            "p99": round(percentile(delays_ms, 0.99), 1) if delays_ms else None,
+            "max": round(max(delays_ms), 1) if delays_ms else None,
+        },
+        "errors": dict(tally.errors),
+        "memory": tally.memory,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--beds", type=positive_int, default=100)
+    parser.add_argument("--sockets", type=positive_int, default=20)
+    parser.add_argument("--seconds", type=positive_int, default=600)
+    parser.add_argument("--churn", type=non_negative_int, default=5)
+    parser.add_argument("--json", type=Path, help="write the report here as well")
+    args = parser.parse_args()
+
+    call_command("migrate", verbosity=0)
+    wards, bed_ward, token, password = prepare(args.beds)
+    beds = list(bed_ward)
+    port = free_port()
+    log_path = ROOT / "var" / "load-daphne.log"
+    log_path.parent.mkdir(exist_ok=True)
+    server = start_server(port, log_path)
+    try:
+        tally = asyncio.run(run(args, wards, beds, token, password, port, server.pid))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    result = report(args, tally, wards, bed_ward)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+    complete = (
+        result["readings_sent"] == result["readings_stored"]
+        and result["frames_expected"] == result["frames_delivered"]
+    )
+    sys.exit(0 if complete else 1)
+
+
+if __name__ == "__main__":
+    main()
