@@ -124,3 +124,30 @@ async def test_resync_after_gap_returns_current_state(ward, nurse):
     assert beds["icu1-bed02"]["sequence"] == 3
     assert beds["icu1-bed02"]["vitals"]["heart_rate"]["value"] == 72
     await socket.disconnect()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "not json",
+        "[]",
+        "null",
+        '{"type": 5}',
+        '{"type": "drop_tables"}',
+        '{"no_type": true}',
+    ],
+)
+async def test_bad_socket_message_keeps_socket(ward, nurse, text):
+    socket = await open_ward_socket(ward, nurse)
+    await socket.send_to(text_data=text)
+    await socket.send_json_to({"type": "resync"})
+    frames = []
+    while not frames or frames[-1]["type"] != "ward.snapshot":
+        frames.append(await socket.receive_json_from(timeout=5))
+    errors = [frame for frame in frames if frame["type"] == "error"]
+    assert errors
+    for error in errors:
+        assert error["field"]
+        assert "value" in error
+        assert error["message"]
+    await socket.disconnect()
