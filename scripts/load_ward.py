@@ -15,14 +15,19 @@ loopback port, then:
 - ``--sockets`` WebSockets, spread over the load wards, log in as the nurse
   and record every ``bed.updated`` frame;
 - every 10 seconds ``--churn`` further sockets connect and are cut without a
-  closing handshake, as a browser killed mid-session would be.
+  closing handshake, as a browser killed mid-session would be;
+- after the run the server is restarted and ``--storm`` sockets reconnect at
+  the same moment, as every open page does after a restart; each must get
+  its snapshot.
 
 At the end it prints readings sent and stored, and frames expected and
 delivered. It also prints the delay from a batch being posted to its frame
 reaching a socket (median, 99th percentile, maximum), the errors, and the
-memory of the ASGI server and of Redis sampled over the run. It changes no existing row except
-the password of the user ``load-nurse``; its wards stay for inspection, so
-point ``DATABASE_URL`` at a scratch database for repeated runs.
+memory of the ASGI server and of Redis sampled over the run.
+
+It changes no existing row except the password of the user ``load-nurse``.
+Its wards stay for inspection, so point ``DATABASE_URL`` at a scratch
+database for repeated runs.
 """
 
 import argparse
@@ -306,6 +311,44 @@ async def run(args, wards, beds, token, password, port, server_pid) -> Tally:
     return tally
 
 
+async def storm(base: str, password: str, wards, count: int) -> dict:
+    """Connect ``count`` sockets at once and count the snapshots received."""
+    ws_base = base.replace("http://", "ws://", 1)
+    connector = aiohttp.TCPConnector(limit=count + 4)
+    async with aiohttp.ClientSession(
+        connector=connector, cookie_jar=aiohttp.CookieJar(unsafe=True)
+    ) as session:
+        await log_in(session, base, password)
+
+        async def one(number: int) -> float | None:
+            started = time.monotonic()
+            try:
+                async with session.ws_connect(
+                    f"{ws_base}/ws/wards/{wards[number % len(wards)].code}/",
+                    headers={"Origin": base},
+                ) as ws:
+                    frame = json.loads((await ws.receive(timeout=60)).data)
+                    if frame.get("type") == "ward.snapshot":
+                        return time.monotonic() - started
+            except (aiohttp.ClientError, TimeoutError, TypeError, ValueError):
+                pass
+            return None
+
+        started = time.monotonic()
+        waits = await asyncio.gather(*(one(number) for number in range(count)))
+        total = time.monotonic() - started
+        async with session.get(f"{base}/login/") as response:
+            alive = response.status == 200
+    answered = [wait for wait in waits if wait is not None]
+    return {
+        "sockets": count,
+        "snapshots_received": len(answered),
+        "slowest_snapshot_s": round(max(answered), 2) if answered else None,
+        "all_done_s": round(total, 2),
+        "server_answers_after": alive,
+    }
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
@@ -354,6 +397,7 @@ def main() -> None:
     parser.add_argument("--sockets", type=positive_int, default=20)
     parser.add_argument("--seconds", type=positive_int, default=600)
     parser.add_argument("--churn", type=non_negative_int, default=5)
+    parser.add_argument("--storm", type=non_negative_int, default=200)
     parser.add_argument("--json", type=Path, help="write the report here as well")
     args = parser.parse_args()
 
@@ -370,6 +414,16 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
     result = report(args, tally, wards, bed_ward)
+    if args.storm:
+        server = start_server(port, log_path.with_name("load-daphne-storm.log"))
+        try:
+            base = f"http://127.0.0.1:{port}"
+            result["reconnect_storm"] = asyncio.run(
+                storm(base, password, wards, args.storm)
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:
@@ -377,6 +431,10 @@ def main() -> None:
     complete = (
         result["readings_sent"] == result["readings_stored"]
         and result["frames_expected"] == result["frames_delivered"]
+        and (
+            not args.storm
+            or result["reconnect_storm"]["snapshots_received"] == args.storm
+        )
     )
     sys.exit(0 if complete else 1)
 
