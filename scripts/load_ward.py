@@ -32,6 +32,7 @@ database for repeated runs.
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import platform
@@ -152,6 +153,15 @@ def start_server(port: int, log_path: Path) -> subprocess.Popen:
             time.sleep(0.2)
 
 
+def stop_server(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 async def log_in(session: aiohttp.ClientSession, base: str, password: str) -> None:
     async with session.get(f"{base}/login/") as response:
         page = await response.text()
@@ -239,20 +249,31 @@ def ws_base_http(ws_base: str) -> str:
     return ws_base.replace("ws://", "http://", 1)
 
 
-async def churn(session, ws_base, wards, count, stop_at, tally):
-    """Open sockets and cut them without a close frame, as a killed browser."""
+async def churn(session, port, wards, count, stop_at, tally):
+    """Open sockets and reset them without a close frame, as a killed browser."""
+    cookies = "; ".join(f"{cookie.key}={cookie.value}" for cookie in session.cookie_jar)
     while time.monotonic() < stop_at:
         await asyncio.sleep(CHURN_EVERY_SECONDS)
         for number in range(count):
             ward = wards[number % len(wards)]
+            key = base64.b64encode(secrets.token_bytes(16)).decode()
+            request = (
+                f"GET /ws/wards/{ward.code}/ HTTP/1.1\r\n"
+                f"Host: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                f"Cookie: {cookies}\r\n\r\n"
+            )
             try:
-                ws = await session.ws_connect(
-                    f"{ws_base}/ws/wards/{ward.code}/",
-                    headers={"Origin": ws_base_http(ws_base)},
-                )
-                await ws.receive(timeout=5)
-                ws._response.connection.transport.abort()
-            except (aiohttp.ClientError, TimeoutError) as error:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(request.encode())
+                status = await asyncio.wait_for(reader.readline(), 5)
+                if b" 101 " not in status:
+                    tally.errors[f"churn upgrade {status.strip()!r}"] += 1
+                # Wait for the snapshot, so the consumer has joined its group.
+                await asyncio.wait_for(reader.read(1), 5)
+                writer.transport.abort()
+            except (OSError, TimeoutError) as error:
                 tally.errors[f"churn {type(error).__name__}"] += 1
 
 
@@ -304,7 +325,7 @@ async def run(args, wards, beds, token, password, port, server_pid) -> Tally:
         if args.churn:
             tasks.append(
                 asyncio.create_task(
-                    churn(session, ws_base, wards, args.churn, stop_at, tally)
+                    churn(session, port, wards, args.churn, stop_at, tally)
                 )
             )
         await asyncio.gather(*tasks, *watchers)
@@ -411,8 +432,7 @@ def main() -> None:
     try:
         tally = asyncio.run(run(args, wards, beds, token, password, port, server.pid))
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server)
     result = report(args, tally, wards, bed_ward)
     if args.storm:
         server = start_server(port, log_path.with_name("load-daphne-storm.log"))
@@ -422,8 +442,7 @@ def main() -> None:
                 storm(base, password, wards, args.storm)
             )
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            stop_server(server)
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:
