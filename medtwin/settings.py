@@ -166,7 +166,18 @@ if DATABASE_URL is not None:
 else:
     DATABASES = {"default": embedded.start_postgres(VAR_DIR / "pgdata")}
     DATABASE_SOURCE = f"embedded PostgreSQL in {VAR_DIR / 'pgdata'}"
+# Under ASGI each request runs its synchronous view in a thread of its own,
+# so without a pool the number of PostgreSQL sessions grows with the number
+# of requests in flight. The pool caps it, and requests wait for a session.
+# Each session is checked when taken from the pool, because a PostgreSQL
+# restart leaves every pooled session dead.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+    "min_size": 1,
+    "max_size": env_int("MEDTWIN_DB_POOL_MAX_SIZE", 16, 2, 500),
+    "timeout": 30,
+}
+# With a pool, Django's health checks run the pool's check on each checkout.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("TEST", {})["NAME"] = env_str(
     "MEDTWIN_TEST_DATABASE_NAME", "test_medtwin"

@@ -53,6 +53,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medtwin.settings")
 import aiohttp  # noqa: E402
 import django  # noqa: E402
 import psutil  # noqa: E402
+import psycopg  # noqa: E402
 
 django.setup()
 
@@ -60,7 +61,7 @@ import redis  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import Group, User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.db import transaction  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from medtwin.roles import NURSE  # noqa: E402
@@ -278,18 +279,25 @@ async def churn(session, port, wards, count, stop_at, tally):
 
 
 async def sample_memory(server_pid, tally, stop_at):
+    """Sample server memory, Redis memory and open database sessions."""
     client = redis.Redis.from_url(settings.REDIS_URL)
     server = psutil.Process(server_pid)
+    database = psycopg.connect(**connection.get_connection_params(), autocommit=True)
     start = time.monotonic()
     while time.monotonic() < stop_at + DRAIN_SECONDS:
+        sessions = database.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        ).fetchone()[0]
         tally.memory.append(
             {
                 "t_s": round(time.monotonic() - start),
                 "server_rss_mb": round(server.memory_info().rss / 2**20, 1),
                 "redis_used_mb": round(client.info("memory")["used_memory"] / 2**20, 2),
+                "database_sessions": sessions - 1,
             }
         )
         await asyncio.sleep(MEMORY_SAMPLE_SECONDS)
+    database.close()
 
 
 async def run(args, wards, beds, token, password, port, server_pid) -> Tally:

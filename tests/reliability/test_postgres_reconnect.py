@@ -3,10 +3,13 @@ does: the worker and the WebSocket consumers open new ones and carry on."""
 
 import psycopg
 import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from django.db import close_old_connections, connection
 
 from scheduler.models.runs import RunStatus, Trigger
 from scheduler.tasks import enqueue_run
+from tests.reliability.test_live_delivery import next_frame_of_type, open_ward_socket
 from tests.test_end_to_end import wait_for_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,3 +39,16 @@ def test_worker_plans_after_connections_cut(demo_icu, celery_worker_process):
     second = wait_for_run(enqueue_run(demo_icu, "greedy", Trigger.MANUAL).pk)
     assert second.status == RunStatus.DONE, second.error
     assert second.placements.count() == first.placements.count()
+
+
+def test_socket_resyncs_after_connections_cut(ward, nurse):
+    async def resync_after_cut():
+        page = await open_ward_socket(ward, nurse)
+        await database_sync_to_async(cut_every_connection)()
+        await page.send_json_to({"type": "resync"})
+        snapshot = await next_frame_of_type(page, "ward.snapshot")
+        await page.disconnect()
+        return snapshot
+
+    snapshot = async_to_sync(resync_after_cut)()
+    assert len(snapshot["beds"]) == ward.beds.count()
