@@ -1,5 +1,7 @@
 """A nurse's browser: log in, see the ward, watch a tile change live."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from django.utils import timezone
 
@@ -24,15 +26,16 @@ def test_ward_tile_updates_live(asgi_server, page, ward, nurse):
     assert "SIGNAL LOST" in tile.inner_text()
 
     now = timezone.now().isoformat()
-    ingest(
-        [
-            {"bed": "icu1-bed05", "device": "m5", "timestamp": now,
-             "parameter": "heart_rate", "value": 137, "unit": "/min"},
-            {"bed": "icu1-bed05", "device": "m5", "timestamp": now,
-             "parameter": "resp_rate", "value": 27, "unit": "/min"},
-        ],
-        Source.DEVICE,
-    )  # fmt: skip
+    batch = [
+        {"bed": "icu1-bed05", "device": "m5", "timestamp": now,
+         "parameter": "heart_rate", "value": 137, "unit": "/min"},
+        {"bed": "icu1-bed05", "device": "m5", "timestamp": now,
+         "parameter": "resp_rate", "value": 27, "unit": "/min"},
+    ]  # fmt: skip
+    # Playwright's sync API runs an event loop in this thread, where the
+    # ingest path's async_to_sync cannot run, so ingest in another thread.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(ingest, batch, Source.DEVICE).result()
 
     heart_rate = tile.locator("[data-parameter=heart_rate] .vital-value")
     heart_rate.filter(has_text="137").wait_for(timeout=10_000)
