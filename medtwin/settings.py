@@ -230,11 +230,18 @@ if not SCHEDULED_SOLVERS or not set(SCHEDULED_SOLVERS) <= {"exact", "greedy", "h
     )
 EXACT_TIME_LIMIT_SECONDS = env_int("MEDTWIN_EXACT_TIME_LIMIT_SECONDS", 20, 1, 200)
 SIGNAL_LOST_SECONDS = env_int("MEDTWIN_SIGNAL_LOST_SECONDS", 30, 5, 3600)
+NODE_HEARTBEAT_TIMEOUT_SECONDS = env_int(
+    "MEDTWIN_NODE_HEARTBEAT_TIMEOUT_SECONDS", 30, 5, 3600
+)
 
 CELERY_BEAT_SCHEDULE = {
     "replan-every-ward": {
         "task": "scheduler.tasks.schedule_replans",
         "schedule": float(REPLAN_INTERVAL_SECONDS),
+    },
+    "check-node-heartbeats": {
+        "task": "scheduler.tasks.check_heartbeats",
+        "schedule": 5.0,
     },
 }
 

@@ -68,6 +68,11 @@ def canonical_record(run) -> str:
         "error": run.error,
         "placements": placements,
     }
+    # Runs sealed before snapshots were stored have none, and their records
+    # keep the form they were hashed in.
+    if run.snapshot is not None:
+        snapshot = json.dumps(run.snapshot, sort_keys=True, separators=(",", ":"))
+        record["snapshot_sha256"] = hashlib.sha256(snapshot.encode()).hexdigest()
     return json.dumps(record, sort_keys=True, separators=(",", ":"))
 
 

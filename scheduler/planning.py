@@ -6,7 +6,7 @@ is attached to, a fog server every bed of its ward, a cloud region every bed.
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.db import transaction
@@ -16,14 +16,25 @@ from django.utils import timezone
 from scheduler import core
 from scheduler.audit import seal
 from scheduler.core import scenario
-from scheduler.models import ComputeNode, Placement, PlanningRun, WeightProfile
+from scheduler.core.policy import Policy
+from scheduler.models import (
+    ComputeNode,
+    HybridPolicy,
+    Placement,
+    PlanningRun,
+    WeightProfile,
+)
 from scheduler.models.inventory import Tier
 from scheduler.models.runs import RunStatus
-from twins.models import Bed, Patient
+from scheduler.snapshot import problem_to_dict
+from twins.models import Bed, Patient, Ward
 
 logger = logging.getLogger(__name__)
 
 MIGRATION_PENALTY = scenario.DEFAULT_MIGRATION_PENALTY
+# Capacity, in MIPS or MB, left on a shared node that other wards fill. The
+# core model needs a positive figure, and this one fits no task.
+MIN_REMAINING_CAPACITY = 1e-3
 
 
 class PlanningError(Exception):
@@ -82,28 +93,83 @@ def links_for(row: ComputeNode, beds: list[Bed]) -> list[core.Link]:
     ]
 
 
-def _current_placement(ward) -> dict[str, str]:
-    last = (
-        PlanningRun.objects.filter(ward=ward, status=RunStatus.DONE)
-        .order_by("-finished_at")
-        .first()
-    )
-    if last is None:
+def placements_in_force(ward_ids) -> dict[str, Placement]:
+    """Return the placement in force for each task of the given wards.
+
+    For each ward that is the placement of the run, of that ward or of the
+    whole hospital, that finished last.
+    """
+    in_force = {}
+    for ward_id in ward_ids:
+        last = (
+            PlanningRun.objects.filter(
+                Q(ward_id=ward_id) | Q(ward__isnull=True), status=RunStatus.DONE
+            )
+            .order_by("-finished_at", "-pk")
+            .first()
+        )
+        if last is None:
+            continue
+        for placement in last.placements.filter(bed__ward_id=ward_id).select_related(
+            "node"
+        ):
+            in_force[placement.task_id] = placement
+    return in_force
+
+
+def _shared_load(ward, rows: list[ComputeNode]) -> dict[str, tuple[float, float]]:
+    # Cloud regions serve every ward, so a plan of one ward gets only the
+    # capacity that the other wards' placements in force leave free.
+    shared = {row.name for row in rows if row.ward_id is None}
+    if ward is None or not shared:
         return {}
-    return dict(last.placements.values_list("task_id", "node__name"))
+    others = Ward.objects.exclude(pk=ward.pk).values_list("pk", flat=True)
+    load = {}
+    for placement in placements_in_force(others).values():
+        if placement.node.name in shared:
+            mips, memory = load.get(placement.node.name, (0.0, 0.0))
+            load[placement.node.name] = (
+                mips + placement.demand_mips,
+                memory + placement.memory_mb,
+            )
+    return load
 
 
-def build_problem(ward) -> PlannedProblem:
-    beds = list(Bed.objects.filter(ward=ward).select_related("twin").order_by("code"))
+def _core_nodes(ward, rows: list[ComputeNode]) -> list[core.Node]:
+    load = _shared_load(ward, rows)
+    nodes = []
+    for row in rows:
+        node = core_node(row)
+        used_mips, used_memory = load.get(row.name, (0.0, 0.0))
+        if used_mips or used_memory:
+            node = replace(
+                node,
+                mips=max(row.mips - used_mips, MIN_REMAINING_CAPACITY),
+                memory_mb=max(row.memory_mb - used_memory, MIN_REMAINING_CAPACITY),
+            )
+        nodes.append(node)
+    return nodes
+
+
+def build_problem(ward, weights: core.Weights | None = None) -> PlannedProblem:
+    """Build the placement problem of ``ward``, or of every ward if None.
+
+    ``weights`` replaces the active profile's weights, for previews.
+    """
+    scope = ward.code if ward is not None else "the hospital"
+    bed_rows = Bed.objects.select_related("twin").order_by("code")
+    if ward is not None:
+        bed_rows = bed_rows.filter(ward=ward)
+    beds = list(bed_rows)
     patients = {
         patient.bed.code: patient
         for patient in Patient.objects.select_related("bed").filter(
-            bed__ward=ward, discharged_at__isnull=True
+            bed__in=beds, discharged_at__isnull=True
         )
     }
     occupied = [bed for bed in beds if bed.code in patients]
     if not occupied:
-        raise PlanningError(f"ward {ward.code} has no admitted patients to plan")
+        raise PlanningError(f"{scope} has no admitted patients to plan")
 
     tasks = []
     for bed in occupied:
@@ -115,22 +181,28 @@ def build_problem(ward) -> PlannedProblem:
             bed.code, scenario.urgency_for_risk(band or "low")
         )
 
-    rows = list(
-        ComputeNode.objects.select_related("bed", "ward").filter(
-            Q(ward=ward) | Q(ward__isnull=True)
-        )
-    )
+    rows = ComputeNode.objects.select_related("bed", "ward")
+    if ward is not None:
+        rows = rows.filter(Q(ward=ward) | Q(ward__isnull=True))
+    rows = list(rows)
     if not rows:
-        raise PlanningError(f"ward {ward.code} has no compute nodes")
+        raise PlanningError(f"{scope} has no compute nodes")
     links = [link for row in rows for link in links_for(row, occupied)]
-    profile, weights = active_weights()
+    profile, active = active_weights()
+    if weights is not None:
+        profile = "preview"
+    ward_ids = {bed.ward_id for bed in occupied}
+    current = {
+        task_id: placement.node.name
+        for task_id, placement in placements_in_force(ward_ids).items()
+    }
     try:
         problem = core.Problem(
             tasks=tasks,
-            nodes=[core_node(row) for row in rows],
+            nodes=_core_nodes(ward, rows),
             links=links,
-            weights=weights,
-            current=_current_placement(ward),
+            weights=weights or active,
+            current=current,
             migration_penalty=MIGRATION_PENALTY,
         )
     except ValueError as error:
@@ -172,17 +244,47 @@ def _placements(run, planned: PlannedProblem, result) -> list[Placement]:
     return rows
 
 
+def _load_policy(ward) -> Policy:
+    row = HybridPolicy.objects.filter(ward=ward).first()
+    if row is None or not row.data:
+        return Policy()
+    try:
+        return Policy.from_dict(row.data)
+    except ValueError as error:
+        # The stored row stays as it is until a run stores a new policy.
+        logger.warning(
+            "hybrid policy %s is invalid, starting afresh: %s", row.pk, error
+        )
+        return Policy()
+
+
+def _store_policy(run: PlanningRun, policy: Policy) -> None:
+    # NOTE: two hybrid runs of one ward that overlap both start from the same
+    # stored policy, and the one that finishes last overwrites the other's
+    # update. If the ward has no policy row yet, the second one fails on the
+    # unique constraint instead. Overlap needs two workers and a trigger
+    # during a hybrid run.
+    row, _ = HybridPolicy.objects.select_for_update().get_or_create(ward=run.ward)
+    row.data = policy.to_dict()
+    row.updates = policy.updates
+    row.last_run = run
+    row.save()
+
+
 def solve_and_store(run: PlanningRun, planned: PlannedProblem) -> str:
     """Solve ``planned`` with the run's solver and store the outcome once.
 
-    Placements and the run's outcome are written in one transaction under a
-    row lock, and only if no other attempt finished the run first.
+    Placements, the run's outcome, its snapshot and, for the hybrid solver,
+    the learned policy are written in one transaction under a row lock, and
+    only if no other attempt finished the run first.
     """
     problem = planned.problem
     time_limit = run.time_limit_s or settings.EXACT_TIME_LIMIT_SECONDS
+    policy = _load_policy(run.ward) if run.solver == "hybrid" else None
     result = core.solve(
-        problem, solver=run.solver, time_limit_s=time_limit, seed=run.pk
-    )
+        problem, solver=run.solver, time_limit_s=time_limit, seed=run.pk,
+        policy=policy,
+    )  # fmt: skip
 
     with transaction.atomic():
         locked = PlanningRun.objects.select_for_update().get(pk=run.pk)
@@ -191,12 +293,15 @@ def solve_and_store(run: PlanningRun, planned: PlannedProblem) -> str:
         if result.has_solution and result.feasible:
             Placement.objects.bulk_create(_placements(locked, planned, result))
             locked.status = RunStatus.DONE
+            if policy is not None:
+                _store_policy(locked, policy)
         else:
             locked.status = RunStatus.FAILED
             locked.error = "; ".join(result.reasons) or (
                 f"solver ended with status {result.status.value} and no "
                 "feasible placement"
             )
+        locked.snapshot = problem_to_dict(problem)
         locked.weights = {
             "profile": planned.profile,
             "latency": problem.weights.latency,

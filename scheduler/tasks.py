@@ -28,13 +28,15 @@ MAX_ATTEMPTS = 3
 
 
 def enqueue_run(
-    ward: Ward, solver: str, trigger: str, requested_by=None
+    ward: Ward | None, solver: str, trigger: str, requested_by=None
 ) -> PlanningRun:
     """Queue a run, or return the run already waiting for this ward and solver.
 
-    The task is sent once the surrounding transaction commits, so a worker
-    never looks for a run row that is not yet visible.
+    ``ward`` None plans the whole hospital. The task is sent once the
+    surrounding transaction commits, so a worker never looks for a run row
+    that is not yet visible.
     """
+    scope = ward.code if ward is not None else "hospital"
     # Two attempts: the waiting run may be claimed by a worker between the
     # failed insert and the look-up, and then a new insert succeeds.
     for _attempt in range(2):
@@ -55,13 +57,13 @@ def enqueue_run(
             ).first()
             if waiting is not None:
                 logger.info(
-                    "%s trigger for ward %s coalesced into run %s",
-                    trigger, ward.code, waiting.pk,
+                    "%s trigger for %s coalesced into run %s",
+                    trigger, scope, waiting.pk,
                 )  # fmt: skip
                 return waiting
     else:
-        raise RuntimeError(f"could not queue a {solver} run for ward {ward.code}")
-    logger.info("run %s queued for ward %s with %s", run.pk, ward.code, solver)
+        raise RuntimeError(f"could not queue a {solver} run for {scope}")
+    logger.info("run %s queued for %s with %s (%s)", run.pk, scope, solver, trigger)
     return run
 
 
@@ -112,8 +114,8 @@ def plan_ward(run_id: int) -> str:
 
     run = PlanningRun.objects.select_related("ward").get(pk=run_id)
     logger.info(
-        "run %s started: ward %s, solver %s, attempt %s, task %s",
-        run.pk, run.ward.code, run.solver, run.attempts, task_id,
+        "run %s started: %s, solver %s, attempt %s, task %s",
+        run.pk, run.scope, run.solver, run.attempts, task_id,
     )  # fmt: skip
     try:
         planned = build_problem(run.ward)
@@ -130,12 +132,29 @@ def plan_ward(run_id: int) -> str:
     return outcome
 
 
+def replan(wards, trigger: str, requested_by=None) -> list[PlanningRun]:
+    """Queue a run of each scheduled solver for each of ``wards``.
+
+    A ``None`` in ``wards`` plans the whole hospital. Runs still waiting for
+    a worker absorb the trigger, so a burst of triggers before a worker
+    starts gives one run per ward and solver.
+    """
+    return [
+        enqueue_run(ward, solver, trigger, requested_by)
+        for ward in wards
+        for solver in settings.SCHEDULED_SOLVERS
+    ]
+
+
 @shared_task(acks_late=True, soft_time_limit=30, time_limit=60)
 def schedule_replans() -> int:
     """Queue one run per ward and scheduled solver (Celery beat)."""
-    count = 0
-    for ward in Ward.objects.all():
-        for solver in settings.SCHEDULED_SOLVERS:
-            enqueue_run(ward, solver, Trigger.SCHEDULE)
-            count += 1
-    return count
+    return len(replan(Ward.objects.all(), Trigger.SCHEDULE))
+
+
+@shared_task(acks_late=True, soft_time_limit=30, time_limit=60)
+def check_heartbeats() -> int:
+    """Mark monitored nodes with a missed heartbeat down and re-plan (beat)."""
+    from scheduler.heartbeats import mark_silent_nodes_down
+
+    return len(mark_silent_nodes_down())

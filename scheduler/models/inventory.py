@@ -1,6 +1,11 @@
+import secrets
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
+
+from twins.models.devices import hash_token
 
 
 class Tier(models.TextChoices):
@@ -54,6 +59,11 @@ class ComputeNode(models.Model):
     source = models.CharField(
         max_length=200, blank=True, help_text="Where the figures come from."
     )
+    # A node with a heartbeat token is monitored: missing heartbeats mark it
+    # down. Nodes without one are up or down as the admin sets them.
+    heartbeat_token_hash = models.CharField(max_length=64, blank=True)
+    heartbeat_token_issued_at = models.DateTimeField(null=True, blank=True)
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["tier", "name"]
@@ -66,6 +76,24 @@ class ComputeNode(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def is_monitored(self) -> bool:
+        return bool(self.heartbeat_token_hash)
+
+    def issue_heartbeat_token(self) -> str:
+        """Store a new heartbeat token's hash and return the token, shown once."""
+        token = secrets.token_urlsafe(32)
+        self.heartbeat_token_hash = hash_token(token)
+        self.heartbeat_token_issued_at = timezone.now()
+        self.save(update_fields=["heartbeat_token_hash", "heartbeat_token_issued_at"])
+        return token
+
+    @classmethod
+    def for_heartbeat_token(cls, token: str) -> "ComputeNode | None":
+        if not token:
+            return None
+        return cls.objects.filter(heartbeat_token_hash=hash_token(token)).first()
 
 
 class WeightProfile(models.Model):

@@ -18,16 +18,25 @@ class RunStatus(models.TextChoices):
 class Trigger(models.TextChoices):
     SCHEDULE = "schedule"
     MANUAL = "manual"
+    WEIGHT_CHANGE = "weight_change", "weight change"
+    INVENTORY_CHANGE = "inventory", "node inventory change"
+    RISK_CHANGE = "risk_change", "risk band change"
+    NODE_DOWN = "node_down", "node down"
+    NODE_UP = "node_up", "node back up"
 
 
 class PlanningRun(models.Model):
-    """One solve of a ward's placement problem and its outcome.
+    """One solve of a ward's placement problem, or the whole hospital's when
+    ``ward`` is empty, and its outcome.
 
     ``status`` tracks the run's life in the service; ``solver_status`` is
     what the solver proved (optimal, feasible, time limit, infeasible).
     """
 
-    ward = models.ForeignKey("twins.Ward", on_delete=models.PROTECT)
+    ward = models.ForeignKey(
+        "twins.Ward", null=True, blank=True, on_delete=models.PROTECT,
+        help_text="The ward planned; empty for a plan of the whole hospital.",
+    )  # fmt: skip
     solver = models.CharField(max_length=8, choices=Solver.choices)
     trigger = models.CharField(max_length=16, choices=Trigger.choices)
     requested_by = models.ForeignKey(
@@ -55,6 +64,9 @@ class PlanningRun(models.Model):
     wall_s = models.FloatField(null=True, blank=True)
     task_count = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # The placement problem exactly as solved (scheduler.snapshot), so each
+    # placement can be explained later against the figures then in force.
+    snapshot = models.JSONField(null=True, blank=True)
 
     # Hash chain over finished runs; see scheduler.audit.
     chain_index = models.BigIntegerField(null=True, blank=True, unique=True)
@@ -70,12 +82,18 @@ class PlanningRun(models.Model):
             models.UniqueConstraint(
                 fields=["ward", "solver"],
                 condition=models.Q(status="pending"),
-                name="one_pending_run_per_ward_and_solver",
+                nulls_distinct=False,
+                name="one_pending_run_per_scope_and_solver",
             )
         ]
 
     def __str__(self):
         return f"run {self.pk} ({self.solver}, {self.status})"
+
+    @property
+    def scope(self) -> str:
+        """The ward code, or "hospital" for a plan of every ward."""
+        return self.ward.code if self.ward_id else "hospital"
 
 
 class Placement(models.Model):

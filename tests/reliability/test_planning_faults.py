@@ -8,6 +8,7 @@ import redis
 from django.conf import settings
 from django.db import transaction
 
+from medtwin.celery import app as celery_app
 from scheduler import core
 from scheduler.core import scenario
 from scheduler.models.runs import Trigger
@@ -16,10 +17,14 @@ from scheduler.tasks import enqueue_run
 
 @pytest.fixture
 def broker():
+    """Send planning tasks to a queue no worker reads, to count them there."""
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    queue = f"{settings.CELERY_TASK_DEFAULT_QUEUE}-unread"
+    default = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = queue
     client.delete(queue)
     yield client, queue
+    celery_app.conf.task_default_queue = default
     client.delete(queue)
 
 

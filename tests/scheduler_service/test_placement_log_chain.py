@@ -76,3 +76,17 @@ def test_verify_command_reports_first_break(chain):
     Placement.objects.filter(run=chain[0]).update(cost=99.0)
     with pytest.raises(CommandError, match=f"index 0 \\(run {chain[0].pk}\\)"):
         call_command("verify_placement_log")
+
+
+@pytest.mark.django_db
+def test_chain_detects_edited_snapshot(demo_icu):
+    from tests.scheduler_service.conftest import plan_now
+
+    run = plan_now(demo_icu, "greedy")
+    assert verify_chain().intact
+    snapshot = run.snapshot
+    snapshot["nodes"][0]["security_level"] = 5
+    PlanningRun.objects.filter(pk=run.pk).update(snapshot=snapshot)
+    report = verify_chain()
+    assert report.run_id == run.pk
+    assert "changed after sealing" in report.reason

@@ -11,6 +11,8 @@ from scheduler.tasks import enqueue_run
 from twins.models import Ward
 
 RUNS_PER_PAGE = 50
+# Form value that plans every ward in one problem.
+HOSPITAL = "hospital"
 
 
 @role_required(ADMIN, AUDITOR)
@@ -33,17 +35,24 @@ def run_detail(request, run_id):
     run = get_object_or_404(PlanningRun.objects.select_related("ward"), pk=run_id)
     placements = run.placements.select_related("node", "bed")
     return render(
-        request, "scheduler/run_detail.html", {"run": run, "placements": placements}
+        request,
+        "scheduler/run_detail.html",
+        {"run": run, "placements": placements, "can_compare": run.snapshot is not None},
     )
 
 
 @require_POST
 @role_required(ADMIN)
 def request_run(request):
-    ward = Ward.objects.filter(code=request.POST.get("ward")).first()
+    code = request.POST.get("ward")
+    ward = Ward.objects.filter(code=code).first()
     solver = request.POST.get("solver")
-    if ward is None:
-        messages.error(request, f"ward {request.POST.get('ward')!r} not found")
+    if ward is None and code != HOSPITAL:
+        messages.error(
+            request,
+            f"ward {code!r} not found: use a ward code or {HOSPITAL!r} for "
+            "every ward at once",
+        )
         return redirect("scheduler:runs")
     if solver not in Solver.values:
         messages.error(
