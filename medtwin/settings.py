@@ -197,9 +197,11 @@ CHANNEL_LAYERS = {
         "CONFIG": {
             # redis-py 8 reads with a 5 s socket timeout by default, the same
             # as the layer's blocking pop, so an idle consumer could time out
-            # and drop its socket. The read timeout must exceed the pop's,
-            # yet stay finite so a dead Redis is noticed.
-            "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+            # and drop its socket. No read timeout, as in redis-py 7, and TCP
+            # keepalive to notice a Redis that vanished without closing.
+            "hosts": [
+                {"address": REDIS_URL, "socket_timeout": None, "socket_keepalive": True}
+            ],
             "prefix": env_str("MEDTWIN_CHANNEL_PREFIX", "medtwin"),
             "capacity": env_int("MEDTWIN_CHANNEL_CAPACITY", 100, 1, 100_000),
             "expiry": 60,
