@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 FORMAT_VERSION = 1
@@ -55,29 +56,35 @@ class Policy:
     def update(
         self,
         plans: list[tuple[list[str], list[str], float]],
+        node_groups: Iterable[str] = (),
     ) -> None:
         """Learn from elite plans: (task groups, node group per task, reward).
 
         Rewards are made non-negative relative to the worst elite plan, so a
         plan pulls the preferences in proportion to how much better it is.
+        ``node_groups`` lists every group the plans could have used, so that
+        groups the elite plans leave out lose preference. Without it, a task
+        group whose elite plans all use one node group learns nothing.
         """
         if not plans:
             return
+        universe = set(node_groups)
         worst = min(reward for _, _, reward in plans)
         weights = [reward - worst + 1e-9 for _, _, reward in plans]
         total_weight = sum(weights)
         shares = defaultdict(lambda: defaultdict(float))
         counts = defaultdict(float)
-        for (task_groups, node_groups, _), weight in zip(plans, weights):
+        for (task_groups, chosen, _), weight in zip(plans, weights, strict=True):
             share = weight / total_weight / len(task_groups)
-            for task_group, node_group in zip(task_groups, node_groups):
+            for task_group, node_group in zip(task_groups, chosen, strict=True):
                 shares[task_group][node_group] += share
                 counts[task_group] += share
         for task_group, row in shares.items():
-            groups = sorted(set(row) | set(self.preferences.get(task_group, {})))
+            known = set(self.preferences.get(task_group, {}))
+            groups = sorted(set(row) | known | universe)
             current = self.probabilities(task_group, groups)
             preferences = self.preferences.setdefault(task_group, {})
-            for group, probability in zip(groups, current):
+            for group, probability in zip(groups, current, strict=True):
                 target = row.get(group, 0.0) / counts[task_group]
                 preferences[group] = preferences.get(group, 0.0) + (
                     self.learning_rate * (target - probability) * len(groups)
@@ -100,6 +107,7 @@ class Policy:
 
     @classmethod
     def from_dict(cls, data: dict) -> Policy:
+        """Rebuild a policy from ``to_dict`` data, raising ValueError if invalid."""
         if not isinstance(data, dict):
             raise ValueError(f"Policy data={data!r} is invalid: expected a dict")
         if data.get("version") != FORMAT_VERSION:
@@ -113,17 +121,39 @@ class Policy:
                 f"Policy.preferences={preferences!r} is invalid: expected a dict"
             )
         for task, row in preferences.items():
-            if not isinstance(row, dict) or not all(
-                isinstance(value, int | float) and math.isfinite(value)
-                for value in row.values()
-            ):
+            if not isinstance(task, str) or not isinstance(row, dict):
                 raise ValueError(
                     f"Policy.preferences[{task!r}]={row!r} is invalid: "
-                    "expected a dict of finite numbers"
+                    "expected a dict of finite numbers under a string key"
                 )
+            for group, value in row.items():
+                if not isinstance(group, str) or not _is_finite_number(value):
+                    raise ValueError(
+                        f"Policy.preferences[{task!r}][{group!r}]={value!r} is "
+                        "invalid: expected a finite number under a string key"
+                    )
+        reward_baseline = data.get("reward_baseline", 0.0)
+        if not _is_finite_number(reward_baseline):
+            raise ValueError(
+                f"Policy.reward_baseline={reward_baseline!r} is invalid: "
+                "expected a finite number"
+            )
+        updates = data.get("updates", 0)
+        if isinstance(updates, bool) or not isinstance(updates, int) or updates < 0:
+            raise ValueError(
+                f"Policy.updates={updates!r} is invalid: expected an integer >= 0"
+            )
         return cls(
             preferences={task: dict(row) for task, row in preferences.items()},
             learning_rate=data.get("learning_rate", 0.3),
-            reward_baseline=float(data.get("reward_baseline", 0.0)),
-            updates=int(data.get("updates", 0)),
+            reward_baseline=float(reward_baseline),
+            updates=updates,
         )
+
+
+def _is_finite_number(value) -> bool:
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, int | float)
+        and math.isfinite(value)
+    )

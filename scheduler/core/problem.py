@@ -21,20 +21,20 @@ MIN_SECURITY_LEVEL = 1
 MAX_SECURITY_LEVEL = 5
 
 
-class Tier(str, enum.Enum):
+class Tier(enum.StrEnum):
     EDGE = "edge"
     FOG = "fog"
     CLOUD = "cloud"
 
 
-class TaskKind(str, enum.Enum):
+class TaskKind(enum.StrEnum):
     ECG_SYNC = "ecg_sync"
     ANOMALY_DETECTION = "anomaly_detection"
     RISK_INFERENCE = "risk_inference"
     MODEL_UPDATE = "model_update"
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     """Outcome of a solve.
 
     ``TIME_LIMIT`` means a feasible assignment was found but the time limit

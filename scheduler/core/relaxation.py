@@ -57,6 +57,6 @@ def lp_relaxation(
         logger.debug("LP relaxation not solved: %s", solution.message)
         return None
     values = [dict() for _ in range(compact.n_tasks)]
-    for (j, i), value in zip(pairs, solution.x):
+    for (j, i), value in zip(pairs, solution.x, strict=True):
         values[j][i] = float(value)
     return values

@@ -181,13 +181,7 @@ def ward_problem(
     every bed if it names no ward) and a cloud region every bed.
     """
     nodes = list(nodes)
-    if isinstance(weights, str):
-        if weights not in PROFILES:
-            raise ValueError(
-                f"weights={weights!r} is invalid: expected a Weights or one of "
-                f"{', '.join(PROFILES)}"
-            )
-        weights = PROFILES[weights]
+    weights = _weights(weights)
     paths = dict(demo_paths(nodes), **(paths or {}))
     tasks = []
     for bed, risk in beds.items():
@@ -206,6 +200,17 @@ def ward_problem(
         current=current,
         migration_penalty=migration_penalty,
     )
+
+
+def _weights(weights: Weights | str) -> Weights:
+    if isinstance(weights, Weights):
+        return weights
+    if weights not in PROFILES:
+        raise ValueError(
+            f"weights={weights!r} is invalid: expected a Weights or one of "
+            f"{', '.join(PROFILES)}"
+        )
+    return PROFILES[weights]
 
 
 def _serves(node: Node, bed: str) -> bool:
@@ -229,6 +234,15 @@ def icu_scenario(
     """
     if isinstance(patients, bool) or not isinstance(patients, int) or patients < 1:
         raise ValueError(f"patients={patients!r} is invalid: expected an integer >= 1")
+    weights = _weights(weights)
+    if (
+        isinstance(beds_per_ward, bool)
+        or not isinstance(beds_per_ward, int)
+        or beds_per_ward < 1
+    ):
+        raise ValueError(
+            f"beds_per_ward={beds_per_ward!r} is invalid: expected an integer >= 1"
+        )
     rng = random.Random(seed)
     bands = list(URGENCY_BY_RISK)
     nodes, tasks, links = [], [], []
@@ -250,6 +264,4 @@ def icu_scenario(
                 if node.tier is not Tier.EDGE or node.bed == bed:
                     links.append(Link(node.id, bed, *paths[node.id]))
     nodes += cloud_nodes()
-    if isinstance(weights, str):
-        weights = PROFILES[weights]
     return Problem(tuple(tasks), tuple(nodes), tuple(links), weights)

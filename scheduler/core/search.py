@@ -84,7 +84,10 @@ class State:
         return [
             i
             for i, load in enumerate(self.loads)
-            if any(amount > limit for amount, limit in zip(load, self.limits[i]))
+            if any(
+                amount > limit
+                for amount, limit in zip(load, self.limits[i], strict=True)
+            )
         ]
 
     def is_feasible(self) -> bool:
@@ -199,7 +202,9 @@ def _overflow(state: State, j: int, i: int) -> float:
     use = state.compact.use[j][i]
     return sum(
         max(0.0, load + amount - cap) / max(cap, 1e-12)
-        for load, amount, cap in zip(state.loads[i], use, state.compact.capacity[i])
+        for load, amount, cap in zip(
+            state.loads[i], use, state.compact.capacity[i], strict=True
+        )
     )
 
 
@@ -267,7 +272,9 @@ def _best_overload_swap(state: State, overloaded: list[int]):
                         continue
                     if not _swap_fits_target(state, j, a, k, b):
                         continue
-                    removed = [u - v for u, v in zip(use_j, compact.use[k][a])]
+                    removed = [
+                        u - v for u, v in zip(use_j, compact.use[k][a], strict=True)
+                    ]
                     gain = excess_a - _excess(state, a, removed)
                     if gain <= 1e-12:
                         continue

@@ -6,6 +6,7 @@ import logging
 import time
 
 from .compact import Compact, compact_from_problem
+from .conflicts import capacity_conflicts
 from .exact import solve_exact
 from .feasibility import check_feasibility, diagnose_tasks
 from .gap import GapInstance, check_gap_feasibility, compact_from_gap, gap_value
@@ -32,8 +33,15 @@ def solve(
 
     ``policy`` is the hybrid solver's learned ``Policy``; it is updated in
     place with this run's reward. Further ``options`` go to the solver:
-    ``backend`` ("cbc" or "highs"), ``threads`` and ``lp_path`` for exact;
-    ``population``, ``max_generations`` and ``stall_generations`` for hybrid.
+    ``backend`` ("auto", "cbc" or "highs"), ``threads`` and ``lp_path`` for
+    exact; ``population``, ``max_generations`` and ``stall_generations`` for
+    hybrid.
+
+    A problem without a solution gets status infeasible, whichever solver
+    ran, when a task fits no node on its own or a group of tasks overfills
+    the nodes it may use, because either proves it. ``reasons`` then name
+    the tasks and the constraint. Otherwise a heuristic that finds no
+    feasible plan reports not_solved.
     """
     if solver not in SOLVERS:
         raise ValueError(f"solver={solver!r} is invalid: expected one of {SOLVERS}")
@@ -95,16 +103,34 @@ def _run(compact: Compact, solver, time_limit_s, seed, policy, options) -> Outco
     return solve_hybrid(compact, time_limit_s, seed=seed, policy=policy, **options)
 
 
+def _explain(problem, compact: Compact, outcome: Outcome):
+    """Return the status and reasons of an outcome without a solution."""
+    if isinstance(problem, Problem):
+        single = diagnose_tasks(problem)
+    else:
+        single = [
+            f"{compact.task_ids[j]} fits no agent: its use exceeds every "
+            "agent's capacity"
+            for j in compact.unplaceable()
+        ]
+    conflicts = single or capacity_conflicts(compact)
+    if conflicts:
+        return Status.INFEASIBLE, tuple(conflicts)
+    if outcome.status is Status.INFEASIBLE:
+        return Status.INFEASIBLE, (
+            f"{outcome.message}; no single task or group of tasks sharing "
+            "the same nodes explains it",
+        )
+    return outcome.status, (outcome.message,) if outcome.message else ()
+
+
 def _to_result(problem, compact: Compact, solver, outcome: Outcome, wall_s) -> Result:
-    reasons = ()
-    if outcome.status is Status.INFEASIBLE and isinstance(problem, Problem):
-        reasons = tuple(diagnose_tasks(problem)) or (outcome.message,)
-    elif outcome.message:
-        reasons = (outcome.message,)
+    reasons = (outcome.message,) if outcome.message else ()
     if outcome.choice is None:
+        status, reasons = _explain(problem, compact, outcome)
         return Result(
             solver=solver,
-            status=outcome.status,
+            status=status,
             assignment={},
             objective=None,
             feasible=False,

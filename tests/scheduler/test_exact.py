@@ -3,7 +3,9 @@
 import pytest
 
 from scheduler.core import Status, read_gap_file, solve
+from scheduler.core.exact import _cbc_bound, resolve_backend
 from scheduler.core.gap import check_gap_feasibility
+from scheduler.core.scenario import icu_scenario
 
 from .conftest import GAP_DATA
 
@@ -52,3 +54,35 @@ def test_bad_backend_rejected(capacity_problem):
     problem, _, _ = capacity_problem
     with pytest.raises(ValueError, match="backend='gurobi' is invalid"):
         solve(problem, "exact", backend="gurobi")
+
+
+def test_cbc_bound_read_at_full_precision():
+    log = (
+        "Cbc0005I Partial search - best objective 0.1702416 "
+        "(best possible 0.16887862), took 50916 iterations\n"
+        "Objective value:                0.17024160\n"
+        "Lower bound:                    0.169\n"
+    )
+    assert _cbc_bound(log) == 0.16887862
+    assert _cbc_bound("Lower bound:   -12.5\n") == -12.5
+    assert _cbc_bound("Result - Stopped on time limit\n") is None
+
+
+def test_auto_backend_prefers_highs():
+    assert resolve_backend("auto") == "highs"
+    assert resolve_backend("cbc") == "cbc"
+    with pytest.raises(ValueError, match="expected one of auto, cbc, highs"):
+        resolve_backend("CBC")
+
+
+def test_time_limited_ward_reports_bound_below_objective():
+    """CBC leaves a 100-patient ward about 1 % open after 1 s, with a
+    feasible plan from its first heuristics (found in about 0.2 s)."""
+    problem = icu_scenario(100, seed=1)
+    result = solve(problem, "exact", time_limit_s=1, backend="cbc")
+    assert result.status is Status.TIME_LIMIT
+    assert result.feasible
+    assert result.bound < result.objective
+    assert result.gap_pct == pytest.approx(
+        100 * (result.objective - result.bound) / result.objective
+    )

@@ -100,3 +100,17 @@ def test_heuristics_feasible_and_not_below_optimum(solver):
         result = solve(instance, solver, time_limit_s=5, seed=3)
         assert result.feasible, instance.name
         assert result.objective >= KNOWN[instance.name, "min"], instance.name
+
+
+@pytest.mark.parametrize("solver", ["exact", "greedy", "hybrid"])
+@pytest.mark.parametrize(("file_name", "index"), [("gapc.txt", 0), ("gapd.txt", 2)])
+def test_typed_instance_result_passes_checker(solver, file_name, index):
+    """Type C and D instances (5 to 10 agents, 100 jobs) with tight
+    capacities, cut at 2 s: every solver's plan must pass the checker."""
+    instance = read_gap_file(GAP_DATA / file_name)[index]
+    result = solve(instance, solver, time_limit_s=2, seed=0)
+    assert result.has_solution, instance.name
+    assert check_gap_feasibility(instance, result.assignment) == []
+    assert result.feasible
+    assert result.objective == gap_value(instance, result.assignment)
+    assert result.objective >= KNOWN[instance.name, "min"]

@@ -14,7 +14,7 @@ from scheduler.core import (
     check_feasibility,
     solve,
 )
-from scheduler.core.gap import check_gap_feasibility
+from scheduler.core.gap import GapInstance, check_gap_feasibility
 
 
 def test_finds_hand_checked_optimum(solver, tiny_case):
@@ -102,17 +102,45 @@ def test_unreachable_and_compute_infeasible_named(solver):
     assert "no node that is up and reachable" in result.reasons[0]
 
 
-def test_joint_capacity_infeasible_has_no_solution(solver):
+def test_joint_capacity_infeasible_names_group(solver):
     problem = _single_node_problem(demands=(600.0, 600.0))
     result = solve(problem, solver, time_limit_s=5)
     assert not result.has_solution
     assert not result.feasible
     assert result.objective is None
-    if solver == "exact":
-        assert result.status is Status.INFEASIBLE
-        assert "capacities" in result.reasons[0]
-    else:
-        assert result.status is Status.NOT_SOLVED
+    assert result.status is Status.INFEASIBLE
+    assert result.reasons == (
+        "tasks bed-03/ecg_sync-0, bed-03/ecg_sync-1 can only run on node fog-1, "
+        "which has 1000 MIPS of compute, but need at least 1200 MIPS",
+    )
+
+
+def test_joint_capacity_conflict_over_two_nodes(solver):
+    """Four 600 MIPS tasks may each use an edge device or a fog server of 1000
+    MIPS: each fits alone, but together they need 2400 of the 2000 MIPS."""
+    tasks = tuple(
+        Task(f"t-{k}", "bed-1", "ecg_sync", 600.0, 1.0, 0.5, 10.0) for k in range(4)
+    )
+    nodes = (
+        Node("edge-1", "edge", 1000.0, 1000.0, 2, bed="bed-1"),
+        Node("fog-1", "fog", 1000.0, 1000.0, 4),
+    )
+    links = tuple(Link(node.id, "bed-1", 5.0, 100.0) for node in nodes)
+    result = solve(Problem(tasks, nodes, links), solver, time_limit_s=5)
+    assert result.status is Status.INFEASIBLE
+    [reason] = result.reasons
+    assert reason.startswith("tasks t-0, t-1, t-2, t-3 can only run on nodes")
+    assert "edge-1, fog-1, which have 2000 MIPS of compute in all" in reason
+    assert reason.endswith("need at least 2400 MIPS")
+
+
+def test_gap_job_without_agent_named(solver):
+    instance = GapInstance("tight", ((1, 2), (3, 4)), ((1, 9), (1, 9)), (5, 5))
+    result = solve(instance, solver, time_limit_s=5)
+    assert result.status is Status.INFEASIBLE
+    assert result.reasons == (
+        "job-1 fits no agent: its use exceeds every agent's capacity",
+    )
 
 
 def test_bad_solver_and_time_limit_rejected(capacity_problem):
