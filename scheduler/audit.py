@@ -68,8 +68,10 @@ def canonical_record(run) -> str:
         "error": run.error,
         "placements": placements,
     }
-    # Runs sealed before snapshots were stored have none, and their records
-    # keep the form they were hashed in.
+    # Older runs have no fallback note or snapshot, and their records keep
+    # the form they were hashed in.
+    if run.fallback:
+        record["fallback"] = run.fallback
     if run.snapshot is not None:
         snapshot = json.dumps(run.snapshot, sort_keys=True, separators=(",", ":"))
         record["snapshot_sha256"] = hashlib.sha256(snapshot.encode()).hexdigest()

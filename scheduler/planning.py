@@ -271,6 +271,55 @@ def _store_policy(run: PlanningRun, policy: Policy) -> None:
     row.save()
 
 
+def checked_result(problem: core.Problem, solver: str, result):
+    """Return the result to store and, if it is not the solver's own, why.
+
+    Every placement is checked again by the independent feasibility checker.
+    A solver stopped by its time limit, or one whose placement fails the
+    check or that found none, is compared with greedy and the better valid
+    placement is kept. If none is valid the run fails, and the last valid
+    placement stays in force.
+    """
+    violations = (
+        core.check_feasibility(problem, result.assignment)
+        if result.has_solution
+        else []
+    )
+    valid = result.has_solution and not violations
+    if valid and result.status is not core.Status.TIME_LIMIT:
+        return result, ""
+    if result.status is core.Status.INFEASIBLE or solver == "greedy":
+        return result, ""
+    if violations:
+        reason = (
+            f"{solver} placement failed the feasibility check ({violations[0].message})"
+        )
+    elif not result.has_solution:
+        reason = f"{solver} ended with status {result.status.value} and no placement"
+    else:
+        reason = (
+            f"{solver} hit its time limit without proving optimality "
+            f"(gap {result.gap_pct:.2f} %)"
+            if result.gap_pct is not None
+            else f"{solver} hit its time limit without proving optimality"
+        )
+    greedy = core.solve(problem, solver="greedy")
+    greedy_valid = greedy.has_solution and not core.check_feasibility(
+        problem, greedy.assignment
+    )
+    if valid and (not greedy_valid or result.objective <= greedy.objective):
+        return result, f"{reason}; kept its placement, better than greedy's"
+    if greedy_valid:
+        return greedy, (
+            f"{reason}; stored the greedy placement instead "
+            f"(objective {greedy.objective:.6f})"
+        )
+    return result, (
+        f"{reason}; greedy found no valid placement either, so the last valid "
+        "placement stays in force"
+    )
+
+
 def solve_and_store(run: PlanningRun, planned: PlannedProblem) -> str:
     """Solve ``planned`` with the run's solver and store the outcome once.
 
@@ -285,6 +334,9 @@ def solve_and_store(run: PlanningRun, planned: PlannedProblem) -> str:
         problem, solver=run.solver, time_limit_s=time_limit, seed=run.pk,
         policy=policy,
     )  # fmt: skip
+    result, fallback = checked_result(problem, run.solver, result)
+    if fallback:
+        logger.warning("run %s (%s): %s", run.pk, run.scope, fallback)
 
     with transaction.atomic():
         locked = PlanningRun.objects.select_for_update().get(pk=run.pk)
@@ -301,6 +353,7 @@ def solve_and_store(run: PlanningRun, planned: PlannedProblem) -> str:
                 f"solver ended with status {result.status.value} and no "
                 "feasible placement"
             )
+        locked.fallback = fallback
         locked.snapshot = problem_to_dict(problem)
         locked.weights = {
             "profile": planned.profile,

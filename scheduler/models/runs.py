@@ -64,6 +64,11 @@ class PlanningRun(models.Model):
     wall_s = models.FloatField(null=True, blank=True)
     task_count = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    fallback = models.TextField(
+        blank=True,
+        help_text="Why the stored placement is not the requested solver's own "
+        "result (time limit, failed feasibility check), and what was kept.",
+    )
     # The placement problem exactly as solved (scheduler.snapshot), so each
     # placement can be explained later against the figures then in force.
     snapshot = models.JSONField(null=True, blank=True)

@@ -7,12 +7,16 @@ import pytest
 import redis
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from medtwin.celery import app as celery_app
 from scheduler import core
+from scheduler.audit import verify_chain
 from scheduler.core import scenario
-from scheduler.models.runs import Trigger
-from scheduler.tasks import enqueue_run
+from scheduler.models import ComputeNode, PlanningRun
+from scheduler.models.runs import RunStatus, Trigger
+from scheduler.planning import build_problem
+from scheduler.tasks import enqueue_run, plan_ward
 
 
 @pytest.fixture
@@ -81,3 +85,62 @@ def test_every_node_full_reported(hundred_twins, solver):
     assert not result.feasible
     assert result.status in (core.Status.INFEASIBLE, core.Status.NOT_SOLVED)
     assert result.reasons
+
+
+@pytest.fixture
+def large_ward(db):
+    """A 100-bed ward with the demo inventory, its patients at mixed risk."""
+    from scheduler.demo import seed_scheduler
+    from twins.models import Bed, Patient, TwinState, Ward
+
+    ward = Ward.objects.create(code="big-1", name="Large ward")
+    bands = ["low", "low-medium", "medium", "high"]
+    for number in range(1, 101):
+        bed = Bed.objects.create(
+            ward=ward, code=f"big1-bed{number:03d}", label=f"Bed {number}"
+        )
+        TwinState.objects.create(bed=bed, news2={"band": bands[number % 4]})
+        Patient.objects.create(
+            pseudonym=f"PT-BIG{number:03d}", bed=bed, admitted_at=timezone.now()
+        )
+    seed_scheduler(ward)
+    return ward
+
+
+@pytest.mark.django_db(transaction=True)
+def test_time_limited_exact_run_checked_and_fallback_logged(large_ward, broker):
+    run = enqueue_run(large_ward, "exact", Trigger.MANUAL)
+    PlanningRun.objects.filter(pk=run.pk).update(time_limit_s=0.05)
+    plan_ward(run.pk)
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.DONE
+    assert "time limit" in run.fallback
+    assert ("stored the greedy placement" in run.fallback) or (
+        "kept its placement" in run.fallback
+    )
+    planned = build_problem(large_ward)
+    stored = dict(run.placements.values_list("task_id", "node__name"))
+    assert len(stored) == len(planned.problem.tasks) == 400
+    assert core.check_feasibility(planned.problem, stored) == []
+    assert verify_chain().intact
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_secure_node_run_fails_and_names_tasks(demo_icu, broker):
+    first = enqueue_run(demo_icu, "greedy", Trigger.MANUAL)
+    plan_ward(first.pk)
+    kept = set(first.placements.values_list("task_id", "node__name"))
+    assert kept
+
+    ComputeNode.objects.update(security_level=1)
+    run = enqueue_run(demo_icu, "exact", Trigger.MANUAL)
+    plan_ward(run.pk)
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert run.solver_status == "infeasible"
+    assert "security" in run.error
+    assert "icu1-bed01/risk_inference" in run.error
+    assert run.placements.count() == 0
+    assert set(first.placements.values_list("task_id", "node__name")) == kept
