@@ -186,6 +186,7 @@ class Tally:
         self.frames: dict[int, set[tuple[str, str]]] = defaultdict(set)
         self.delays: list[float] = []
         self.memory: list[dict] = []
+        self.resyncs = 0
 
 
 async def stream_bed(session, base, token, replay, bed_index, tally, stop_at):
@@ -193,8 +194,11 @@ async def stream_bed(session, base, token, replay, bed_index, tally, stop_at):
     single = Replay([bed], [replay.pairs[bed_index][1]], loop_gap_seconds=1)
     second = 0
     start = time.monotonic()
+    first_stamp = timezone.now().replace(microsecond=0)
     while time.monotonic() < stop_at:
-        stamp = timezone.now().replace(microsecond=0)
+        # Each batch is stamped with its own second, as a monitor's samples
+        # are, even when a slow server makes the client fall behind.
+        stamp = first_stamp + timezone.timedelta(seconds=second)
         readings = single.readings_at(second, stamp)
         if readings:
             sent = time.time()
@@ -226,6 +230,7 @@ async def watch(session, ws_base, ward_code, index, tally, stop_at, ready):
         f"{ws_base}/ws/wards/{ward_code}/", headers={"Origin": ws_base_http(ws_base)}
     ) as ws:
         ready.set()
+        sequences: dict[str, int] = {}
         while time.monotonic() < stop_at + DRAIN_SECONDS:
             try:
                 message = await ws.receive(timeout=1)
@@ -235,8 +240,19 @@ async def watch(session, ws_base, ward_code, index, tally, stop_at, ready):
                 tally.errors[f"socket {index} closed: {message.type.name}"] += 1
                 return
             frame = json.loads(message.data)
+            if frame.get("type") == "ward.snapshot":
+                for bed in frame["beds"]:
+                    sequences[bed["bed"]] = bed["sequence"]
+                continue
             if frame.get("type") != "bed.updated":
                 continue
+            # As the ward page does: a jump in a bed's sequence means frames
+            # were dropped, so ask for a snapshot.
+            bed, sequence = frame["bed"]["bed"], frame["bed"]["sequence"]
+            if bed in sequences and sequence > sequences[bed] + 1:
+                tally.resyncs += 1
+                await ws.send_json({"type": "resync"})
+            sequences[bed] = max(sequence, sequences.get(bed, 0))
             key = frame_key(frame["bed"])
             if key is None:
                 continue
@@ -408,8 +424,10 @@ def report(args, tally, wards, bed_ward) -> dict:
         "readings_sent": tally.readings_sent,
         "readings_stored": stored,
         "batches_accepted": len(tally.batches_accepted),
+        "batches_offered": len(bed_ward) * args.seconds,
         "frames_expected": expected_frames,
         "frames_delivered": delivered_frames,
+        "sequence_gaps_resynced": tally.resyncs,
         "delay_ms": {
             "median": round(statistics.median(delays_ms), 1) if delays_ms else None,
             "p99": round(percentile(delays_ms, 0.99), 1) if delays_ms else None,
