@@ -232,6 +232,12 @@ if not SCHEDULED_SOLVERS or not set(SCHEDULED_SOLVERS) <= {"exact", "greedy", "h
     )
 EXACT_TIME_LIMIT_SECONDS = env_int("MEDTWIN_EXACT_TIME_LIMIT_SECONDS", 20, 1, 200)
 SIGNAL_LOST_SECONDS = env_int("MEDTWIN_SIGNAL_LOST_SECONDS", 30, 5, 3600)
+# An alert not acknowledged within this many seconds escalates on its own.
+ALERT_ESCALATE_AFTER_SECONDS = {
+    "high": env_int("MEDTWIN_ESCALATE_HIGH_SECONDS", 60, 10, 3600),
+    "medium": env_int("MEDTWIN_ESCALATE_MEDIUM_SECONDS", 180, 10, 7200),
+    "low": env_int("MEDTWIN_ESCALATE_LOW_SECONDS", 600, 10, 86_400),
+}
 NODE_HEARTBEAT_TIMEOUT_SECONDS = env_int(
     "MEDTWIN_NODE_HEARTBEAT_TIMEOUT_SECONDS", 30, 5, 3600
 )
@@ -245,6 +251,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "scheduler.tasks.check_heartbeats",
         "schedule": 5.0,
     },
+    "analyse-twins": {"task": "twins.tasks.analyse_twins", "schedule": 10.0},
+    "escalate-alerts": {"task": "twins.tasks.escalate_alerts", "schedule": 5.0},
 }
 
 _VALIDATORS = "django.contrib.auth.password_validation."
@@ -273,6 +281,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "medtwin.staticfinders.PlotlyFinder",
+]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 SESSION_COOKIE_HTTPONLY = True

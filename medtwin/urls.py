@@ -16,5 +16,6 @@ urlpatterns = [
     path("fhir/Observation", fhir_views.observation_create, name="fhir-observation"),
     path("fhir", fhir_views.transaction, name="fhir-transaction"),
     path("", include("twins.urls")),
+    path("", include("twins.entry_urls")),
     path("scheduler/", include("scheduler.urls")),
 ]

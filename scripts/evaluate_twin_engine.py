@@ -7,6 +7,8 @@ Usage:
 - the asystole check on Challenge 2015 record a103l (``tests/data/challenge2015``);
 - artefacts and sustained changes on BIDMC numerics (the 12 bundled records,
   or every ``bidmc_NN_Numerics.csv`` in ``--bidmc-dir``);
+- sensitivity to dropouts, spikes and step changes injected at known times
+  into the same BIDMC records;
 - artefacts and changes on one MIMIC-II numerics CSV (``--mimic-record``),
   read where it lies; no copy of it belongs in this repository because its
   licence for redistribution is unconfirmed;
@@ -15,17 +17,22 @@ Usage:
 
 import argparse
 import collections
+import os
+import platform
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import wfdb  # noqa: E402
 
 from twins import anomaly, ecg, forecast  # noqa: E402
 from twins.numerics import BIDMC_DIR, bidmc_paths, read_bidmc  # noqa: E402
+from twins.vitals import PARAMETERS  # noqa: E402
 
 MITDB_100 = ROOT / "tests" / "data" / "mitdb" / "100"
 A103L = ROOT / "tests" / "data" / "challenge2015" / "a103l"
@@ -120,6 +127,100 @@ def report_anomalies(frames: list[pd.DataFrame], mimic: Path | None) -> None:
         _summarise_events([read_mimic_csv(mimic)], 60.0)
 
 
+# Injected events: each record and parameter gets one of each kind, at a
+# seeded random second, on a copy of the real series.
+INJECTION_SEED = 0
+INJECTED_DROPOUT_SECONDS = 10
+INJECTED_STEP_SECONDS = 120
+STEP_BASELINE_SECONDS = 200
+PULSE_PAIR = ("heart_rate", "pulse_rate")
+
+
+def _inject(
+    values: np.ndarray, kind: str, limits, plausible_high: float, rng
+) -> tuple[np.ndarray, int, int]:
+    """Return a copy of ``values`` with one event, and its first and last index."""
+    values = values.copy()
+    n = len(values)
+    if kind == "dropout":
+        start = int(rng.integers(30, n - 30 - INJECTED_DROPOUT_SECONDS))
+        end = start + INJECTED_DROPOUT_SECONDS - 1
+        values[start : end + 1] = 0.0
+    elif kind == "spike":
+        start = end = int(rng.integers(30, n - 30))
+        median = np.nanmedian(values[start - 7 : start + 8])
+        jump = 2 * limits.min_jump
+        # Go down where going up would leave the plausible range (SpO2): the
+        # detector reports such a value as implausible, not as a spike.
+        values[start] = median + (jump if median + jump <= plausible_high else -jump)
+    else:
+        start = int(rng.integers(STEP_BASELINE_SECONDS, n - INJECTED_STEP_SECONDS))
+        end = n - 1
+        step = 2 * limits.min_change
+        if np.nanmedian(values) + step > plausible_high:
+            step = -step
+        values[start:] += step
+    return values, start, end
+
+
+def report_injected(frames: list[pd.DataFrame]) -> None:
+    """Measure sensitivity on events injected at known times into real series."""
+    rng = np.random.default_rng(INJECTION_SEED)
+    found = collections.Counter()
+    injected = collections.Counter()
+    delays = []
+    for frame in frames:
+        for parameter, limits in anomaly.LIMITS.items():
+            series = frame[parameter].to_numpy(dtype=float)
+            if np.isnan(series).mean() > 0.5 or len(series) < 400:
+                continue
+            for kind in ("dropout", "spike", "change"):
+                high = PARAMETERS[parameter].plausible[1]
+                values, start, end = _inject(series, kind, limits, high, rng)
+                copy = frame.copy()
+                copy[parameter] = values
+                if kind == "change" and parameter in PULSE_PAIR:
+                    # A real change of heart rate moves the pleth pulse rate
+                    # too; a step in one alone is a disagreement artefact.
+                    other = next(name for name in PULSE_PAIR if name != parameter)
+                    copy[other] = frame[other] + (values - series)
+                events = [
+                    event
+                    for event in anomaly.detect_anomalies(copy)
+                    if event.kind == kind
+                    and event.parameter == parameter
+                    and event.start_seconds <= copy.index[end]
+                    and event.end_seconds >= copy.index[start]
+                ]
+                injected[kind] += 1
+                if events:
+                    found[kind] += 1
+                    if kind == "change":
+                        confirmed = events[0].start_seconds + anomaly.MIN_CHANGE_SECONDS
+                        delays.append(confirmed - copy.index[start])
+    print(f"## Anomaly detection on injected events ({len(frames)} BIDMC records)\n")
+    print(
+        f"One event of each kind per record and parameter, at a random second "
+        f"(seed {INJECTION_SEED}): a {INJECTED_DROPOUT_SECONDS} s dropout to 0, a "
+        "one-sample spike of twice the parameter's minimum jump off the local "
+        "median, and a step of twice its minimum change that lasts to the end. "
+        "Spikes and steps go down where going up would leave the plausible "
+        "range (SpO2), and heart rate and pulse rate step together. "
+        "Detected means an event of the same kind on the same parameter overlaps "
+        "the injected span.\n"
+    )
+    print("| kind | injected | detected | sensitivity |")
+    print("| --- | --- | --- | --- |")
+    for kind in ("dropout", "spike", "change"):
+        share = found[kind] / injected[kind] if injected[kind] else float("nan")
+        print(f"| {kind} | {injected[kind]} | {found[kind]} | {share:.1%} |")
+    if delays:
+        print(
+            f"\nStep onset to confirmed change: median {np.median(delays):.0f} s, "
+            f"max {np.max(delays):.0f} s.\n"
+        )
+
+
 def report_forecast(frames: list[pd.DataFrame]) -> None:
     print(
         f"## Forecast backtest, {forecast.HORIZON_SECONDS} s ahead "
@@ -144,6 +245,19 @@ def report_forecast(frames: list[pd.DataFrame]) -> None:
     print()
 
 
+def report_machine() -> None:
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    model = next(
+        (line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line),
+        "unknown CPU",
+    )
+    print(
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {model}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"NumPy {np.__version__}, wfdb {wfdb.__version__}.\n"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -162,9 +276,11 @@ def main() -> None:
     frames = [read_bidmc(path) for path in bidmc_paths(args.bidmc_dir)]
     if not frames:
         parser.error(f"no bidmc_NN_Numerics.csv files in {args.bidmc_dir}")
+    report_machine()
     report_beats()
     report_asystole()
     report_anomalies(frames, args.mimic_record)
+    report_injected(frames)
     report_forecast(frames)
 
 

@@ -15,7 +15,7 @@ from scheduler.models import ComputeNode, PlanningRun
 from scheduler.models.runs import RunStatus, Trigger
 from scheduler.tasks import enqueue_run
 from tests.twins.test_ward_socket import communicator
-from twins.models import Observation, TwinState
+from twins.models import AlertAction, Observation, TwinState
 from twins.replay import Replay, available_records, load_record
 
 RUN_TIMEOUT_SECONDS = 90
@@ -77,28 +77,41 @@ async def test_replay_to_socket_to_celery_placements(
     last_row = records[0].rows[REPLAY_SECONDS - 1]
     assert twin.latest["heart_rate"]["value"] == last_row["heart_rate"]
     assert twin.news2["partial"] is True
-    assert twin.sequence == REPLAY_SECONDS
+    # Every alert raised or acted on sends a frame of its own and takes a
+    # sequence number from the bed's twin.
+    alert_frames = await sync_to_async(
+        AlertAction.objects.filter(alert__bed__code="icu1-bed01").count
+    )()
+    total_alert_frames = await sync_to_async(AlertAction.objects.count)()
+    assert twin.sequence == REPLAY_SECONDS + alert_frames
 
     frames = [
-        await socket.receive_json_from(timeout=5) for _ in range(2 * REPLAY_SECONDS)
+        await socket.receive_json_from(timeout=5)
+        for _ in range(2 * REPLAY_SECONDS + total_alert_frames)
     ]
-    assert {frame["type"] for frame in frames} == {"bed.updated"}
+    alert_updates = [frame for frame in frames if frame["type"] == "alert.updated"]
+    assert len(alert_updates) == total_alert_frames
+    frames = [frame for frame in frames if frame["type"] == "bed.updated"]
+    assert len(frames) == 2 * REPLAY_SECONDS
     latest = {frame["bed"]["bed"]: frame["bed"] for frame in frames}
     assert set(latest) == set(beds)
-    assert latest["icu1-bed01"]["sequence"] == REPLAY_SECONDS
+    assert latest["icu1-bed01"]["sequence"] == REPLAY_SECONDS + alert_frames
     assert (
         latest["icu1-bed01"]["vitals"]["heart_rate"]["value"] == last_row["heart_rate"]
     )
     await socket.disconnect()
 
+    # A risk band change in the replay may already have queued a run, which
+    # a manual request then joins, so keep the runs the requests returned.
+    runs = {}
     for solver in ("greedy", "exact"):
         run = await sync_to_async(enqueue_run)(demo_icu, solver, Trigger.MANUAL)
         run = await sync_to_async(wait_for_run)(run.pk)
+        runs[solver] = run
         assert run.status == RunStatus.DONE, run.error
         assert run.feasible is True
         assert run.task_count == 4 * 12
         await sync_to_async(assert_placements_feasible)(run)
-    exact = await sync_to_async(PlanningRun.objects.get)(solver="exact")
-    greedy = await sync_to_async(PlanningRun.objects.get)(solver="greedy")
+    exact, greedy = runs["exact"], runs["greedy"]
     assert exact.solver_status == "optimal"
     assert exact.objective <= greedy.objective + 1e-9

@@ -2,8 +2,10 @@
 
 from django.urls import path
 
-from twins import views
+from twins import api, views
 
 urlpatterns = [
     path("observations", views.observations_api, name="observations"),
+    path("beds/<slug:bed>/twin", api.bed_twin, name="bed-twin"),
+    path("beds/<slug:bed>/ecg", api.bed_ecg, name="bed-ecg"),
 ]

@@ -3,12 +3,14 @@
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from twins import live
-from twins.models import Bed, Patient, TwinState
+from twins import alerts, live
+from twins.models import AlertKind, Bed, Patient, Spo2ScaleDecision, TwinState
+from twins.signals import risk_band_changed
 from twins.twin import merge_latest, score_twin
 from twins.vitals import FieldError, Reading, parse_reading
 
@@ -122,14 +124,14 @@ def _resolve_beds(readings: list[Reading]) -> list[tuple[Reading, Bed, Patient |
 _INSERT_SQL = """
 INSERT INTO twins_observation
     (bed_id, patient_id, device, parameter, value, unit, observed_at,
-     received_at, source, flagged, flag_reason)
+     received_at, source, flagged, flag_reason, entered_by_id)
 VALUES {values}
 ON CONFLICT (device, parameter, observed_at) DO NOTHING
 RETURNING id
 """
 
 
-def _insert(resolved, source: str) -> int:
+def _insert(resolved, source: str, entered_by_id: int | None) -> int:
     """Insert in one statement; return how many rows were new."""
     now = timezone.now()
     params = []
@@ -146,17 +148,56 @@ def _insert(resolved, source: str) -> int:
             source,
             reading.flagged,
             reading.flag_reason,
+            entered_by_id,
         ]
-    values = ",".join(["(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"] * len(resolved))
+    values = ",".join(["(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"] * len(resolved))
     with connection.cursor() as cursor:
         cursor.execute(_INSERT_SQL.format(values=values), params)
         return len(cursor.fetchall())
 
 
+def _reading_clock(latest: dict, now: datetime) -> datetime:
+    """Return the time alerts are stamped with: the newest reading's, or now.
+
+    Holds and escalation then count in the time of the data, so a buffered
+    or replayed stretch gives the alerts it would have given live. A device
+    clock running ahead never stamps an alert in the future.
+    """
+    times = [datetime.fromisoformat(entry["at"]) for entry in latest.values()]
+    return min(max(times), now) if times else now
+
+
+def rescore(twin: TwinState, bed: Bed, patient: Patient | None) -> None:
+    """Rescore a locked twin, update its NEWS2 alert and save it.
+
+    The caller holds the twin row (``select_for_update``). Alert frames take
+    sequence numbers before the twin's own change, so the "bed.updated" frame
+    sent after commit carries the highest one.
+    """
+    old_band = twin.news2.get("band")
+    twin.news2 = score_twin(twin.latest, patient.spo2_scale if patient else 1)
+    now = timezone.now()
+    alerts.update_news2_alert(
+        bed, patient, twin.news2, now=_reading_clock(twin.latest, now), twin=twin
+    )
+    twin.sequence += 1
+    twin.updated_at = now
+    twin.save(update_fields=["latest", "news2", "sequence", "updated_at"])
+    new_band = twin.news2["band"]
+    if new_band != old_band:
+        transaction.on_commit(
+            lambda: risk_band_changed.send(
+                sender=TwinState, bed=bed, old_band=old_band, new_band=new_band
+            )
+        )
+
+
 def _update_twins(resolved) -> list[int]:
     by_bed = defaultdict(list)
+    beds = {}
     for reading, bed, patient in resolved:
         by_bed[bed.pk].append((reading, patient))
+        beds[bed.pk] = bed
     changed = []
     # Lock twins in bed order so two concurrent batches cannot deadlock.
     for bed_id in sorted(by_bed):
@@ -173,17 +214,18 @@ def _update_twins(resolved) -> list[int]:
             )
         if not moved:
             continue
-        patient = by_bed[bed_id][0][1]
-        twin.news2 = score_twin(twin.latest, patient.spo2_scale if patient else 1)
-        twin.sequence += 1
-        twin.updated_at = timezone.now()
-        twin.save(update_fields=["latest", "news2", "sequence", "updated_at"])
+        alerts.clear_condition(
+            beds[bed_id], AlertKind.SIGNAL_LOST, "cleared: data received", twin=twin
+        )
+        rescore(twin, beds[bed_id], by_bed[bed_id][0][1])
         changed.append(bed_id)
     return changed
 
 
-def ingest(batch: object, source: str) -> IngestResult:
+def ingest(batch: object, source: str, entered_by=None) -> IngestResult:
     """Validate ``batch``, store new readings and update the twins.
+
+    ``entered_by`` is the user who typed the readings in, for nurse entry.
 
     Raises ``IngestError`` naming every invalid field; then nothing is
     stored. Readings already stored (same device, parameter and time) are
@@ -192,7 +234,7 @@ def ingest(batch: object, source: str) -> IngestResult:
     readings = _validate(batch)
     with transaction.atomic():
         resolved = _resolve_beds(readings)
-        stored = _insert(resolved, source)
+        stored = _insert(resolved, source, entered_by.pk if entered_by else None)
         changed = _update_twins(resolved)
         transaction.on_commit(lambda: live.broadcast_beds(changed))
     return IngestResult(
@@ -202,3 +244,65 @@ def ingest(batch: object, source: str) -> IngestResult:
         flagged=sum(1 for r in readings if r.flagged),
         beds_updated=len(changed),
     )
+
+
+class ScaleDecisionError(ValueError):
+    """An invalid SpO2 scale decision; names the field, value and rule."""
+
+    def __init__(self, field: str, value, message: str):
+        self.field = field
+        self.value = value
+        self.message = message
+        super().__init__(f"{field}={value!r}: {message}")
+
+
+MIN_REASON_CHARACTERS = 10
+MAX_REASON_CHARACTERS = 500
+
+
+def decide_spo2_scale(patient: Patient, scale, reason, user) -> Spo2ScaleDecision:
+    """Record who moved ``patient`` to SpO2 ``scale`` and why, then rescore.
+
+    Scale 2 is for a prescribed target saturation of 88-92 %, typically in
+    hypercapnic respiratory failure (RCP NEWS2, 2017), so the reason is
+    required and kept with the user and time.
+    """
+    if scale not in (1, 2):
+        raise ScaleDecisionError("scale", scale, "invalid SpO2 scale: use 1 or 2")
+    reason = reason.strip() if isinstance(reason, str) else ""
+    if not MIN_REASON_CHARACTERS <= len(reason) <= MAX_REASON_CHARACTERS:
+        raise ScaleDecisionError(
+            "reason",
+            reason,
+            f"a reason of {MIN_REASON_CHARACTERS} to {MAX_REASON_CHARACTERS} "
+            "characters is required, such as the prescribed target range",
+        )
+    with transaction.atomic():
+        patient = Patient.objects.select_for_update().get(pk=patient.pk)
+        if patient.discharged_at is not None or patient.bed_id is None:
+            raise ScaleDecisionError(
+                "patient", patient.pseudonym, "patient is not admitted to a bed"
+            )
+        if patient.spo2_scale == scale:
+            raise ScaleDecisionError(
+                "scale", scale, f"patient is already scored on SpO2 scale {scale}"
+            )
+        decision = Spo2ScaleDecision.objects.create(
+            patient=patient,
+            scale=scale,
+            previous_scale=patient.spo2_scale,
+            reason=reason,
+            decided_by=user,
+        )
+        patient.spo2_scale = scale
+        patient.save(update_fields=["spo2_scale"])
+        twin, _ = TwinState.objects.select_for_update().get_or_create(
+            bed_id=patient.bed_id
+        )
+        rescore(twin, patient.bed, patient)
+        bed_ids = [patient.bed_id]
+        transaction.on_commit(lambda: live.broadcast_beds(bed_ids))
+    logger.info(
+        "patient %s moved to SpO2 scale %s by user %s", patient.pk, scale, user.pk
+    )
+    return decision

@@ -2,22 +2,145 @@
 
 Frames are sent only after the transaction that changed the twin commits,
 so no page ever shows a reading that was rolled back.
+
+A bed's ``sequence`` counts its "bed.updated" and "alert.updated" frames
+together. A snapshot reads the twins before their alerts, so its alerts are
+never older than its sequence: a frame that the page then drops as already
+seen cannot hold alert news that the snapshot lacks.
 """
 
 import logging
+from datetime import datetime, timedelta
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.db.models import Q
+from django.utils import timezone
 
-from twins.models import Bed, Patient
+from scheduler.models import PlanningRun
+from twins.alerts import serialize_alert
+from twins.models import Alert, AlertState, Bed, Patient, Ward
 
 logger = logging.getLogger(__name__)
 
 BED_UPDATED = "bed.updated"
 WARD_SNAPSHOT = "ward.snapshot"
+BED_SNAPSHOT = "bed.snapshot"
+PRIORITY_ORDER = {"high": 0, "medium": 1, "low": 2}
+ALERT_HISTORY_HOURS = 24
+MAX_ALERT_HISTORY = 200
 
 
-def bed_snapshot(bed: Bed, patient: Patient | None) -> dict:
+def latest_placements(ward: Ward, beds) -> dict[int, dict]:
+    """Map bed id to where its twin's tasks run in the plan in force.
+
+    The plan in force is the newest finished run of the ward or of the whole
+    hospital, whichever solver produced it.
+    """
+    from scheduler.planning import placements_in_force
+
+    bed_ids = {bed.pk for bed in beds}
+    in_force = placements_in_force([ward.pk])
+    runs = {
+        run.pk: run
+        for run in PlanningRun.objects.filter(
+            pk__in={placement.run_id for placement in in_force.values()}
+        )
+    }
+    placements = {}
+    for placement in sorted(in_force.values(), key=lambda p: p.task_id):
+        if placement.bed_id not in bed_ids:
+            continue
+        run = runs[placement.run_id]
+        entry = placements.setdefault(
+            placement.bed_id,
+            {
+                "run": run.pk,
+                "solver": run.solver,
+                "planned_at": run.finished_at.isoformat(),
+                "tasks": [],
+            },
+        )
+        entry["tasks"].append(
+            {
+                "task": placement.task_kind,
+                "tier": placement.tier,
+                "node": placement.node.name,
+            }
+        )
+    return placements
+
+
+def active_alerts_by_bed(beds) -> dict[int, list[dict]]:
+    alerts = (
+        Alert.objects.select_related("bed", "patient", "acknowledged_by")
+        .filter(bed__in=beds)
+        .exclude(state=AlertState.RESOLVED)
+    )
+    by_bed: dict[int, list[dict]] = {}
+    for alert in sorted(
+        alerts, key=lambda a: (PRIORITY_ORDER.get(a.priority, 9), a.raised_at)
+    ):
+        by_bed.setdefault(alert.bed_id, []).append(serialize_alert(alert))
+    return by_bed
+
+
+def alerts_changed_since(beds, since: datetime) -> list[dict]:
+    """Return alerts of ``beds`` raised or acted on at or after ``since``.
+
+    A page that reconnects passes the time it was last live, so an alert
+    raised and resolved while it was away is still shown to the nurse.
+    """
+    alerts = (
+        Alert.objects.select_related("bed", "patient", "acknowledged_by")
+        .filter(bed__in=beds)
+        .filter(Q(raised_at__gte=since) | Q(actions__at__gte=since))
+        .distinct()
+        .order_by("raised_at", "pk")
+    )
+    return [serialize_alert(alert) for alert in alerts]
+
+
+def alert_history(bed: Bed, now: datetime | None = None) -> list[dict]:
+    """Return the bed's alerts of the last day and all still open, newest first.
+
+    Each alert carries its audit trail: who acted, when, and the note.
+    """
+    since = (now or timezone.now()) - timedelta(hours=ALERT_HISTORY_HOURS)
+    alerts = (
+        Alert.objects.select_related("bed", "patient", "acknowledged_by")
+        .prefetch_related("actions__user")
+        .filter(bed=bed)
+        .filter(Q(raised_at__gte=since) | ~Q(state=AlertState.RESOLVED))
+        .order_by("-raised_at", "-pk")[:MAX_ALERT_HISTORY]
+    )
+    history = []
+    for alert in alerts:
+        entry = serialize_alert(alert)
+        entry["actions"] = [
+            {
+                "action": action.action,
+                "user": action.user.get_username() if action.user_id else None,
+                "at": action.at.isoformat(),
+                "from_state": action.from_state,
+                "to_state": action.to_state,
+                "note": action.note,
+                "silenced_until": (
+                    action.silenced_until.isoformat() if action.silenced_until else None
+                ),
+            }
+            for action in alert.actions.all()
+        ]
+        history.append(entry)
+    return history
+
+
+def bed_snapshot(
+    bed: Bed,
+    patient: Patient | None,
+    alerts: list[dict] | None = None,
+    placement: dict | None = None,
+) -> dict:
     twin = getattr(bed, "twin", None)
     return {
         "bed": bed.code,
@@ -27,6 +150,9 @@ def bed_snapshot(bed: Bed, patient: Patient | None) -> dict:
         "updated_at": twin.updated_at.isoformat() if twin and twin.updated_at else None,
         "vitals": twin.latest if twin else {},
         "news2": twin.news2 if twin else {},
+        "forecast": twin.forecast if twin else {},
+        "alerts": alerts or [],
+        "placement": placement,
     }
 
 
@@ -37,10 +163,30 @@ def _admitted_by_bed(beds) -> dict[int, Patient]:
     }
 
 
-def ward_snapshot(ward) -> list[dict]:
-    beds = list(ward.beds.select_related("twin").order_by("code"))
+def snapshots(ward: Ward, beds: list[Bed]) -> list[dict]:
+    """Snapshot ``beds`` of ``ward``, whose twins must already be loaded."""
     patients = _admitted_by_bed(beds)
-    return [bed_snapshot(bed, patients.get(bed.pk)) for bed in beds]
+    alerts = active_alerts_by_bed(beds)
+    placements = latest_placements(ward, beds)
+    return [
+        bed_snapshot(
+            bed, patients.get(bed.pk), alerts.get(bed.pk), placements.get(bed.pk)
+        )
+        for bed in beds
+    ]
+
+
+def ward_snapshot(ward: Ward) -> list[dict]:
+    beds = list(ward.beds.select_related("twin").order_by("code"))
+    return snapshots(ward, beds)
+
+
+def one_bed_snapshot(bed: Bed) -> dict:
+    """Snapshot one bed for its panel, with its alert history."""
+    fresh = Bed.objects.select_related("twin", "ward").get(pk=bed.pk)
+    snapshot = snapshots(fresh.ward, [fresh])[0]
+    snapshot["alert_history"] = alert_history(fresh)
+    return snapshot
 
 
 def broadcast_beds(bed_ids: list[int]) -> None:
@@ -49,15 +195,17 @@ def broadcast_beds(bed_ids: list[int]) -> None:
         return
     layer = get_channel_layer()
     beds = list(Bed.objects.select_related("twin", "ward").filter(pk__in=bed_ids))
-    patients = _admitted_by_bed(beds)
+    by_ward: dict[int, list[Bed]] = {}
     for bed in beds:
-        message = {
-            "type": BED_UPDATED,
-            "bed": bed_snapshot(bed, patients.get(bed.pk)),
-        }
-        try:
-            async_to_sync(layer.group_send)(bed.ward.group_name, message)
-        except Exception:
-            # The reading is stored and the twin updated; a page that misses
-            # this frame sees the sequence jump and asks for a snapshot.
-            logger.exception("live update for bed %s not sent", bed.code)
+        by_ward.setdefault(bed.ward_id, []).append(bed)
+    for ward_beds in by_ward.values():
+        ward = ward_beds[0].ward
+        for bed, snapshot in zip(ward_beds, snapshots(ward, ward_beds), strict=True):
+            message = {"type": BED_UPDATED, "bed": snapshot}
+            try:
+                async_to_sync(layer.group_send)(ward.group_name, message)
+            except Exception:
+                # The reading is stored and the twin updated; a page that
+                # misses this frame sees the sequence jump and asks for a
+                # snapshot.
+                logger.exception("live update for bed %s not sent", bed.code)

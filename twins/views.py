@@ -2,14 +2,16 @@ import json
 import logging
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from medtwin.roles import ADMIN, AUDITOR, NURSE, role_required, user_role
+from twins.alerts import MAX_SILENCE_MINUTES
+from twins.history import WINDOWS_SECONDS, HistoryError, Window, bed_history
 from twins.ingest import IngestError, ingest
-from twins.live import ward_snapshot
+from twins.live import one_bed_snapshot, ward_snapshot
 from twins.models import DeviceToken, Ward
 from twins.vitals import Source
 
@@ -34,8 +36,22 @@ def home(request):
     return render(request, "twins/home.html", {"wards": wards})
 
 
+def _live_config(ward: Ward, **extra) -> dict:
+    return {
+        "wardCode": ward.code,
+        "signalLostSeconds": settings.SIGNAL_LOST_SECONDS,
+        "timeZone": settings.TIME_ZONE,
+        "maxSilenceMinutes": {
+            str(priority): minutes for priority, minutes in MAX_SILENCE_MINUTES.items()
+        },
+        **extra,
+    }
+
+
 @role_required(NURSE, ADMIN)
 def ward_overview(request, code):
+    # A ward the user may not see is a 404, like one that does not exist, so
+    # ward codes cannot be probed.
     ward = get_object_or_404(visible_wards(request.user), code=code)
     return render(
         request,
@@ -43,9 +59,59 @@ def ward_overview(request, code):
         {
             "ward": ward,
             "beds_json": ward_snapshot(ward),
-            "signal_lost_seconds": settings.SIGNAL_LOST_SECONDS,
+            "config": _live_config(ward),
         },
     )
+
+
+def _visible_bed(user, ward_code: str, bed_code: str):
+    ward = get_object_or_404(visible_wards(user), code=ward_code)
+    bed = ward.beds.filter(code=bed_code).first()
+    if bed is None:
+        raise Http404(f"no bed {bed_code} on ward {ward_code}")
+    return ward, bed
+
+
+@role_required(NURSE, ADMIN)
+def bed_panel(request, code, bed):
+    ward, bed = _visible_bed(request.user, code, bed)
+    return render(
+        request,
+        "twins/panel.html",
+        {
+            "ward": ward,
+            "bed": bed,
+            "bed_json": one_bed_snapshot(bed),
+            "config": _live_config(
+                ward, bedCode=bed.code, windows=list(WINDOWS_SECONDS)
+            ),
+        },
+    )
+
+
+@role_required(NURSE, ADMIN)
+def bed_history_json(request, code, bed):
+    """Return the bed's downsampled trends and NEWS2 over ``?window=``."""
+    ward, bed = _visible_bed(request.user, code, bed)
+    try:
+        window = _history_window(request.GET)
+    except HistoryError as error:
+        logger.info("history of bed %s rejected: %s", bed.code, error)
+        return JsonResponse({"errors": [error.as_dict()]}, status=400)
+    return JsonResponse(bed_history(bed, window))
+
+
+def _history_window(query) -> Window:
+    for name in query:
+        if name != "window":
+            raise HistoryError(name, query[name], "unknown query parameter: use window")
+    if len(query.getlist("window")) > 1:
+        raise HistoryError(
+            "window",
+            query.getlist("window"),
+            "window given more than once: use one window",
+        )
+    return Window.parse(query.get("window", "1h"))
 
 
 def _error(status: int, field: str, value, message: str) -> JsonResponse:

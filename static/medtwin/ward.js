@@ -1,183 +1,181 @@
-// Live ward overview: renders one tile per bed and keeps it current over a
-// WebSocket. Every bed frame carries a per-bed sequence number; a gap means a
-// frame was lost, so the page asks the server for a fresh snapshot.
+// Live ward overview: one tile per bed, kept current over a WebSocket. Every
+// bed and alert frame carries the bed's sequence number. A gap means a frame
+// was lost, so the page requests a fresh snapshot.
 (function () {
   "use strict";
 
   const config = window.MEDTWIN;
+  const live = window.MedTwinLive;
   const beds = new Map();
   const grid = document.getElementById("beds");
-  const status = document.getElementById("connection");
-  const VITALS = [
-    ["heart_rate", "HR", "/min"],
-    ["spo2", "SpO2", "%"],
-    ["resp_rate", "RR", "/min"],
-    ["systolic_bp", "SBP", "mmHg"],
-    ["temperature", "Temp", "°C"],
-  ];
-  const BAND_TEXT = {
-    low: "Low",
-    "low-medium": "Low-medium",
-    medium: "Medium",
-    high: "High",
-  };
+  const sortSelect = document.getElementById("sort");
+  const filterSelect = document.getElementById("filter");
   let socket = null;
-  let retry = 0;
 
-  function setStatus(state, text) {
-    status.dataset.state = state;
-    status.textContent = text;
+  function send(message) {
+    if (socket) socket.send(message);
   }
 
-  function ageSeconds(iso) {
-    return iso ? Math.max(0, (Date.now() - Date.parse(iso)) / 1000) : Infinity;
-  }
-
-  function formatAge(seconds) {
-    if (!isFinite(seconds)) return "never";
-    if (seconds < 90) return Math.round(seconds) + " s ago";
-    if (seconds < 5400) return Math.round(seconds / 60) + " min ago";
-    return Math.round(seconds / 3600) + " h ago";
-  }
-
-  function vitalCell(bed, key, label, unit) {
-    const entry = (bed.vitals || {})[key];
-    const cell = document.createElement("div");
-    cell.className = "vital";
-    cell.dataset.parameter = key;
-    const name = document.createElement("span");
-    name.className = "vital-name";
-    name.textContent = label;
-    const value = document.createElement("span");
-    value.className = "vital-value";
-    const age = document.createElement("span");
-    age.className = "vital-age";
-    if (!entry) {
-      value.textContent = "--";
-      age.textContent = "no data";
-    } else {
-      const seconds = ageSeconds(entry.at);
-      const stale = seconds > config.signalLostSeconds;
-      const rounded = key === "temperature" ? entry.value.toFixed(1) : Math.round(entry.value);
-      value.textContent = stale ? "--" : rounded + " " + unit;
-      age.textContent = formatAge(seconds) + (stale ? " (stale)" : "");
-      if (entry.flagged) {
-        cell.classList.add("flagged");
-        value.title = "Likely artefact: " + entry.flag_reason;
-        value.textContent += " ⚠";
-      }
-      if (stale) cell.classList.add("stale");
+  function highestPriority(bed) {
+    let rank = 0;
+    for (const alert of bed.alerts || []) {
+      rank = Math.max(rank, (live.PRIORITY[alert.priority] || { rank: 0 }).rank);
     }
-    cell.append(name, value, age);
-    return cell;
+    return rank;
+  }
+
+  // A bed with signal lost sorts with medium risk: its risk is unknown, and
+  // unknown must not sink to the bottom with the low-risk beds.
+  function riskKey(bed) {
+    const band = live.bandOf(bed);
+    const bandRank = band === "unknown" ? 2 : live.BAND[band].rank;
+    const aggregate = live.isSignalLost(bed) ? 0 : (bed.news2 || {}).aggregate || 0;
+    return [highestPriority(bed), bandRank, aggregate];
+  }
+
+  function compareRisk(a, b) {
+    const left = riskKey(a);
+    const right = riskKey(b);
+    for (let i = 0; i < left.length; i += 1) {
+      if (left[i] !== right[i]) return right[i] - left[i];
+    }
+    return a.bed < b.bed ? -1 : 1;
+  }
+
+  function shown(bed) {
+    const filter = filterSelect.value;
+    if (filter === "alerts") return (bed.alerts || []).length > 0;
+    if (filter === "medium") {
+      const band = live.bandOf(bed);
+      return band === "medium" || band === "high" || band === "unknown";
+    }
+    return true;
   }
 
   function renderBed(bed) {
-    const tile = document.createElement("section");
-    tile.className = "bed";
+    const tile = live.el("section", "bed");
     tile.id = "bed-" + bed.bed;
     tile.dataset.sequence = bed.sequence;
-    const lastSeen = ageSeconds(bed.updated_at);
-    const signalLost = lastSeen > config.signalLostSeconds;
-    const news2 = bed.news2 || {};
-    const band = signalLost ? "unknown" : news2.band || "unknown";
-    tile.dataset.band = band;
+    tile.dataset.band = live.bandOf(bed);
+    tile.dataset.alerts = (bed.alerts || []).length;
+    if (live.isSignalLost(bed)) tile.classList.add("signal-lost");
 
-    const head = document.createElement("header");
-    const title = document.createElement("h2");
-    title.textContent = bed.label;
-    const patient = document.createElement("span");
-    patient.className = "patient";
-    patient.textContent = bed.patient || "no patient";
-    head.append(title, patient);
+    const head = live.el("header");
+    const title = live.el("h2");
+    const link = live.el("a", "", bed.label);
+    link.href = "/wards/" + config.wardCode + "/beds/" + bed.bed + "/";
+    title.append(link);
+    head.append(title, live.el("span", "patient", bed.patient || "no patient"));
 
-    const score = document.createElement("div");
-    score.className = "news2";
-    if (signalLost) {
-      score.textContent = "SIGNAL LOST";
-      tile.classList.add("signal-lost");
-    } else if (news2.aggregate === undefined) {
-      score.textContent = "NEWS2 --";
-    } else {
-      const shape = { low: "●", "low-medium": "▲", medium: "◆", high: "■" }[band] || "";
-      // A partial score is a lower bound, so it is shown as "at least".
-      score.textContent = news2.partial
-        ? "NEWS2 ≥ " + news2.aggregate + " " + shape + " at least " +
-          (BAND_TEXT[band] || band) + " (partial)"
-        : "NEWS2 " + news2.aggregate + " " + shape + " " + (BAND_TEXT[band] || band);
-      if (news2.partial) {
-        score.title = "Not scored: " + news2.missing.join(", ") +
-          ". A partial score is a lower bound.";
-      }
-    }
-    const vitals = document.createElement("div");
-    vitals.className = "vitals";
-    if (!signalLost) {
-      for (const [key, label, unit] of VITALS) vitals.append(vitalCell(bed, key, label, unit));
-    }
-    const seen = document.createElement("p");
-    seen.className = "last-seen";
-    seen.textContent = "last data " + formatAge(lastSeen);
-    tile.append(head, score, vitals, seen);
+    const seen = live.el("p", "last-seen", "last data " + live.formatAge(live.ageSeconds(bed.updated_at)));
+    tile.append(
+      head,
+      live.news2Element(bed),
+      live.alertsElement(bed, send),
+      live.vitalsElement(bed),
+      live.placementElement(bed),
+      seen,
+    );
     return tile;
   }
 
-  function draw(code) {
-    const bed = beds.get(code);
-    const next = renderBed(bed);
-    const current = document.getElementById("bed-" + code);
-    if (current) current.replaceWith(next);
-    else grid.append(next);
+  // Changed beds are collected and their tiles redrawn once per animation
+  // frame. With 100 beds at 1 Hz, redrawing the whole grid for every frame
+  // would keep the browser busy.
+  const dirty = new Set();
+  let drawScheduled = false;
+
+  function markDirty(code) {
+    dirty.add(code);
+    if (!drawScheduled) {
+      drawScheduled = true;
+      requestAnimationFrame(drawDirty);
+    }
+  }
+
+  function markAllDirty() {
+    for (const code of beds.keys()) markDirty(code);
+  }
+
+  function drawDirty() {
+    drawScheduled = false;
+    const focused = document.activeElement;
+    for (const code of dirty) {
+      const bed = beds.get(code);
+      const current = document.getElementById("bed-" + code);
+      if (!bed) continue;
+      // A tile whose control has focus is kept, so a nurse's choice in it
+      // is not lost, unless the bed changed meanwhile.
+      const keep = current && current.contains(focused) &&
+        Number(current.dataset.sequence) === bed.sequence;
+      const tile = keep ? current : renderBed(bed);
+      tile.hidden = !shown(bed);
+      if (!current) grid.append(tile);
+      else if (tile !== current) current.replaceWith(tile);
+    }
+    dirty.clear();
+    arrange();
+  }
+
+  // Puts the tiles in the chosen order, moving only those out of place.
+  function arrange() {
+    const list = Array.from(beds.values());
+    if (sortSelect.value === "risk") list.sort(compareRisk);
+    else list.sort(function (a, b) { return a.bed < b.bed ? -1 : 1; });
+    let expected = grid.firstElementChild;
+    let visible = 0;
+    for (const bed of list) {
+      const tile = document.getElementById("bed-" + bed.bed);
+      if (tile !== expected) grid.insertBefore(tile, expected);
+      else expected = expected.nextElementSibling;
+      if (!tile.hidden) visible += 1;
+    }
+    document.getElementById("shown-count").textContent =
+      visible + " of " + list.length + " beds shown";
   }
 
   function applySnapshot(list) {
     beds.clear();
     grid.replaceChildren();
-    for (const bed of list) {
-      beds.set(bed.bed, bed);
-      draw(bed.bed);
-    }
+    for (const bed of list) beds.set(bed.bed, bed);
+    markAllDirty();
   }
 
-  function applyUpdate(bed) {
-    const known = beds.get(bed.bed);
-    if (known && bed.sequence <= known.sequence) return;
-    if (known && bed.sequence > known.sequence + 1) {
-      socket.send(JSON.stringify({ type: "resync" }));
-    }
+  // Returns whether a frame with ``sequence`` for ``code`` should be applied.
+  function inSequence(code, sequence) {
+    const known = beds.get(code);
+    if (!known) return true;
+    if (sequence <= known.sequence) return false;
+    if (sequence > known.sequence + 1) send({ type: "resync" });
+    return true;
+  }
+
+  function applyBed(bed) {
+    if (!inSequence(bed.bed, bed.sequence)) return;
     beds.set(bed.bed, bed);
-    draw(bed.bed);
+    markDirty(bed.bed);
   }
 
-  function connect() {
-    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    socket = new WebSocket(scheme + location.host + "/ws/wards/" + config.wardCode + "/");
-    socket.onopen = function () {
-      retry = 0;
-      setStatus("live", "live");
-    };
-    socket.onmessage = function (event) {
-      const message = JSON.parse(event.data);
-      if (message.type === "ward.snapshot") applySnapshot(message.beds);
-      else if (message.type === "bed.updated") applyUpdate(message.bed);
-    };
-    socket.onclose = function (event) {
-      if (event.code === 4401 || event.code === 4403 || event.code === 4404) {
-        setStatus("closed", "not allowed (" + event.code + "): log in again");
-        return;
-      }
-      // Exponential back-off with full jitter, so a server restart is not
-      // met by every open page reconnecting at the same instant.
-      const delay = Math.random() * Math.min(30000, 500 * 2 ** retry);
-      retry += 1;
-      setStatus("disconnected", "disconnected: data may be stale, reconnecting");
-      setTimeout(connect, delay);
-    };
+  function applyAlert(frame) {
+    const bed = beds.get(frame.bed);
+    if (!bed || !inSequence(frame.bed, frame.sequence)) return;
+    bed.sequence = frame.sequence;
+    live.mergeAlert(bed, frame.alert);
+    markDirty(frame.bed);
   }
 
+  sortSelect.addEventListener("change", markAllDirty);
+  filterSelect.addEventListener("change", markAllDirty);
   applySnapshot(JSON.parse(document.getElementById("initial-beds").textContent));
-  setInterval(function () {
-    for (const code of beds.keys()) draw(code);
-  }, 1000);
-  connect();
+  // Ages and stale marks depend on the clock, so tiles are redrawn each second.
+  setInterval(markAllDirty, 1000);
+  socket = live.connect("/ws/wards/" + config.wardCode + "/", {
+    "ward.snapshot": function (frame) {
+      applySnapshot(frame.beds);
+      live.showMissedAlerts(frame);
+    },
+    "bed.updated": function (frame) { applyBed(frame.bed); },
+    "alert.updated": applyAlert,
+    error: live.showError,
+  });
 })();

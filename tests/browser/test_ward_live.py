@@ -1,7 +1,5 @@
 """A nurse's browser: log in, see the ward, watch a tile change live."""
 
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 from django.utils import timezone
 
@@ -19,6 +17,8 @@ def log_in(page, base_url, username, password="test-password-1"):
 
 
 def test_ward_tile_updates_live(asgi_server, page, ward, nurse):
+    from tests.browser.test_dashboard import outside_event_loop
+
     log_in(page, asgi_server, nurse.username)
     page.wait_for_url(f"{asgi_server}/wards/{ward.code}/")
     page.wait_for_selector("#connection[data-state=live]")
@@ -32,10 +32,7 @@ def test_ward_tile_updates_live(asgi_server, page, ward, nurse):
         {"bed": "icu1-bed05", "device": "m5", "timestamp": now,
          "parameter": "resp_rate", "value": 27, "unit": "/min"},
     ]  # fmt: skip
-    # Playwright's sync API runs an event loop in this thread, where the
-    # ingest path's async_to_sync cannot run, so ingest in another thread.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(ingest, batch, Source.DEVICE).result()
+    outside_event_loop(ingest, batch, Source.DEVICE)
 
     heart_rate = tile.locator("[data-parameter=heart_rate] .vital-value")
     heart_rate.filter(has_text="137").wait_for(timeout=10_000)

@@ -1,5 +1,22 @@
+from twins.models.alerts import Alert, AlertAction, AlertKind, AlertState, Priority
+from twins.models.clinical import Spo2ScaleDecision
 from twins.models.devices import DeviceToken
 from twins.models.vitals import Observation, TwinState
 from twins.models.wards import Bed, Patient, Ward
+from twins.models.waveforms import EcgChunk
 
-__all__ = ["Bed", "DeviceToken", "Observation", "Patient", "TwinState", "Ward"]
+__all__ = [
+    "Alert",
+    "AlertAction",
+    "AlertKind",
+    "AlertState",
+    "Bed",
+    "DeviceToken",
+    "EcgChunk",
+    "Observation",
+    "Patient",
+    "Priority",
+    "Spo2ScaleDecision",
+    "TwinState",
+    "Ward",
+]

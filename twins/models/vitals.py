@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -28,6 +29,14 @@ class Observation(models.Model):
         default=False, help_text="Possible but implausible: a likely artefact."
     )
     flag_reason = models.CharField(max_length=200, blank=True)
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The nurse who entered the reading; empty for devices.",
+    )
 
     class Meta:
         constraints = [
@@ -46,8 +55,10 @@ class TwinState(models.Model):
     """The live twin of the patient in one bed.
 
     ``latest`` maps each parameter to its newest reading; ``news2`` holds the
-    score computed from it. ``sequence`` grows by one per change, so a page
-    that sees a jump knows it missed a frame and asks for a snapshot.
+    score computed from it; ``forecast`` and ``anomalies`` come from the
+    periodic twin tasks in ``twins.tasks``. ``sequence`` grows by one per
+    frame sent for the bed, so a page that sees a jump knows it missed a frame
+    and asks for a snapshot.
     """
 
     bed = models.OneToOneField(
@@ -56,6 +67,13 @@ class TwinState(models.Model):
     latest = models.JSONField(default=dict)
     news2 = models.JSONField(default=dict)
     sequence = models.BigIntegerField(default=0)
+    forecast = models.JSONField(
+        default=dict,
+        help_text="Per parameter: value, low, high, horizon and fit time.",
+    )
+    anomalies = models.JSONField(
+        default=list, help_text="Events found by the last anomaly detection run."
+    )
     updated_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self):
