@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from medtwin.roles import ADMIN, NURSE, role_required, user_role
+from medtwin.roles import NURSE, role_required, user_role
 from twins.ingest import IngestError, ScaleDecisionError, decide_spo2_scale, ingest
 from twins.models import Bed, Observation, Patient, Spo2ScaleDecision
 from twins.vitals import ACVPU, PARAMETERS, Source
@@ -150,7 +150,9 @@ def _page(request, bed: Bed, errors=(), status=200):
     return render(request, "twins/entry.html", context, status=status)
 
 
-@role_required(NURSE, ADMIN)
+# Entering clinical observations and deciding the SpO2 scale are clinical
+# acts, so admins, who run the system, may not do them.
+@role_required(NURSE)
 @require_http_methods(["GET", "POST"])
 def nurse_observations(request, bed: str):
     """Show the entry form (GET) or store the entered readings (POST)."""
@@ -179,7 +181,7 @@ def nurse_observations(request, bed: str):
     return redirect("entry:observations", bed=found.code)
 
 
-@role_required(NURSE, ADMIN)
+@role_required(NURSE)
 @require_POST
 def spo2_scale(request, bed: str):
     """Record a documented decision to score the bed's patient on scale 1 or 2."""

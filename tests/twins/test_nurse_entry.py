@@ -140,10 +140,21 @@ def test_entry_unknown_bed_404(client, ward, nurse):
     assert response.status_code == 404
 
 
-def test_entry_admin_allowed(client, ward, admin_user):
+def test_entry_admin_rejected(client, ward, admin_user):
     response = post_as(client, admin_user, {"temperature": "37"})
-    assert response.status_code == 302
-    assert Observation.objects.get().entered_by == admin_user
+    assert response.status_code == 403
+    assert not Observation.objects.exists()
+
+
+def test_spo2_scale_admin_rejected(client, ward, admin_user):
+    response = post_as(
+        client,
+        admin_user,
+        {"scale": "2", "reason": "hypercapnic respiratory failure"},
+        "/beds/icu1-bed01/spo2-scale/",
+    )
+    assert response.status_code == 403
+    assert Patient.objects.get(bed__code="icu1-bed01").spo2_scale == 1
 
 
 def test_spo2_scale_decision_audited_and_rescored(client, ward, nurse, send_vitals):
