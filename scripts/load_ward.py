@@ -189,9 +189,14 @@ class Tally:
         self.resyncs = 0
 
 
-async def stream_bed(session, base, token, replay, bed_index, tally, stop_at):
-    bed, _ = replay.pairs[bed_index]
-    single = Replay([bed], [replay.pairs[bed_index][1]], loop_gap_seconds=1)
+async def stream(session, base, token, replay, pairs, tally, stop_at):
+    """Post the readings of ``pairs`` (bed, record) once a second.
+
+    One pair is a bedside monitor posting for its own bed; several are a
+    ward gateway posting every bed of its ward in one batch.
+    """
+    beds = [bed for bed, _ in pairs]
+    source = Replay(beds, [record for _, record in pairs], loop_gap_seconds=1)
     second = 0
     start = time.monotonic()
     first_stamp = timezone.now().replace(microsecond=0)
@@ -199,7 +204,7 @@ async def stream_bed(session, base, token, replay, bed_index, tally, stop_at):
         # Each batch is stamped with its own second, as a monitor's samples
         # are, even when a slow server makes the client fall behind.
         stamp = first_stamp + timezone.timedelta(seconds=second)
-        readings = single.readings_at(second, stamp)
+        readings = source.readings_at(second, stamp)
         if readings:
             sent = time.time()
             try:
@@ -211,7 +216,8 @@ async def stream_bed(session, base, token, replay, bed_index, tally, stop_at):
                     await response.read()
                     if response.status == 201:
                         tally.readings_sent += len(readings)
-                        tally.batches_accepted[(bed, stamp.isoformat())] = sent
+                        for bed in {reading["bed"] for reading in readings}:
+                            tally.batches_accepted[(bed, stamp.isoformat())] = sent
                     else:
                         tally.errors[f"HTTP {response.status}"] += 1
             except aiohttp.ClientError as error:
@@ -243,6 +249,12 @@ async def watch(session, ws_base, ward_code, index, tally, stop_at, ready):
             if frame.get("type") == "ward.snapshot":
                 for bed in frame["beds"]:
                     sequences[bed["bed"]] = bed["sequence"]
+                continue
+            if frame.get("type") == "alert.updated":
+                # Alert frames take their sequence numbers from the same
+                # counter as the bed's updates.
+                bed = frame["bed"]
+                sequences[bed] = max(frame["sequence"], sequences.get(bed, 0))
                 continue
             if frame.get("type") != "bed.updated":
                 continue
@@ -316,7 +328,8 @@ async def sample_memory(server_pid, tally, stop_at):
     database.close()
 
 
-async def run(args, wards, beds, token, password, port, server_pid) -> Tally:
+async def run(args, wards, bed_ward, token, password, port, server_pid) -> Tally:
+    beds = list(bed_ward)
     base = f"http://127.0.0.1:{port}"
     ws_base = f"ws://127.0.0.1:{port}"
     records = [load_record(path) for path in available_records()]
@@ -339,11 +352,18 @@ async def run(args, wards, beds, token, password, port, server_pid) -> Tally:
         await asyncio.wait_for(asyncio.gather(*(e.wait() for e in ready)), 30)
         await asyncio.sleep(2)  # the snapshot frames arrive first
         stop_at = time.monotonic() + args.seconds
+        if args.gateway:
+            groups = defaultdict(list)
+            for bed, record in replay.pairs:
+                groups[bed_ward[bed]].append((bed, record))
+            senders = list(groups.values())
+        else:
+            senders = [[pair] for pair in replay.pairs]
         tasks = [
             asyncio.create_task(
-                stream_bed(session, base, token, replay, i, tally, stop_at)
+                stream(session, base, token, replay, pairs, tally, stop_at)
             )
-            for i in range(len(beds))
+            for pairs in senders
         ]
         tasks.append(asyncio.create_task(sample_memory(server_pid, tally, stop_at)))
         if args.churn:
@@ -418,6 +438,9 @@ def report(args, tally, wards, bed_ward) -> dict:
             "python": platform.python_version(),
         },
         "beds": len(bed_ward),
+        "posting": "one batch per ward a second"
+        if args.gateway
+        else "one batch per bed a second",
         "sockets": args.sockets,
         "churned_sockets_every_10_s": args.churn,
         "seconds": args.seconds,
@@ -445,18 +468,24 @@ def main() -> None:
     parser.add_argument("--seconds", type=positive_int, default=600)
     parser.add_argument("--churn", type=non_negative_int, default=5)
     parser.add_argument("--storm", type=non_negative_int, default=200)
+    parser.add_argument(
+        "--gateway",
+        action="store_true",
+        help="post each ward's beds in one batch a second, as a ward gateway",
+    )
     parser.add_argument("--json", type=Path, help="write the report here as well")
     args = parser.parse_args()
 
     call_command("migrate", verbosity=0)
     wards, bed_ward, token, password = prepare(args.beds)
-    beds = list(bed_ward)
     port = free_port()
     log_path = ROOT / "var" / "load-daphne.log"
     log_path.parent.mkdir(exist_ok=True)
     server = start_server(port, log_path)
     try:
-        tally = asyncio.run(run(args, wards, beds, token, password, port, server.pid))
+        tally = asyncio.run(
+            run(args, wards, bed_ward, token, password, port, server.pid)
+        )
     finally:
         stop_server(server)
     result = report(args, tally, wards, bed_ward)
