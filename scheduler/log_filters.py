@@ -32,7 +32,11 @@ class PlacementFilter:
 
 
 def _time(name: str, raw: str, errors: list[str]):
-    value = parse_datetime(raw)
+    try:
+        value = parse_datetime(raw)
+    except ValueError:
+        # Well-formed but impossible, such as 30 February.
+        value = None
     if value is None:
         errors.append(
             f"{name}={raw!r} is invalid: expected an ISO 8601 date and time "
@@ -66,7 +70,7 @@ def filter_placements(query) -> PlacementFilter:
             )
         rows = rows.filter(**{lookup: values[name]})
     if values["run"]:
-        if not values["run"].isdigit():
+        if not (values["run"].isascii() and values["run"].isdigit()):
             errors.append(f"run={values['run']!r} is invalid: expected a run number")
         else:
             rows = rows.filter(run_id=int(values["run"]))

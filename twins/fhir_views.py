@@ -13,7 +13,6 @@ Observation whose readings are all stored already, or that holds only a
 would.
 """
 
-import json
 import logging
 from datetime import datetime
 
@@ -23,6 +22,7 @@ from django.views.decorators.http import require_POST
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
+from twins.bodies import BodyError, read_json_body
 from twins.fhir import (
     FhirRejected,
     Issue,
@@ -67,23 +67,13 @@ def _authenticate(request) -> DeviceToken | JsonResponse:
 
 
 def _read_json(request, root: str) -> object:
-    if len(request.body) > MAX_BODY_BYTES:
-        raise FhirRejected(
-            [
-                Issue(
-                    root,
-                    len(request.body),
-                    f"body over {MAX_BODY_BYTES} bytes",
-                    code="too-costly",
-                )
-            ]
-        )
     try:
-        return json.loads(request.body)
-    except (ValueError, UnicodeDecodeError) as error:
+        return read_json_body(request, MAX_BODY_BYTES)
+    except BodyError as error:
+        code = "too-costly" if error.status == 413 else "structure"
         raise FhirRejected(
-            [Issue(root, None, "invalid JSON", code="structure")]
-        ) from error
+            [Issue(root, error.value, error.message, code=code)]
+        ) from None
 
 
 def parse_transaction(payload: object) -> Bundle:

@@ -1,4 +1,3 @@
-import json
 import logging
 
 from django.conf import settings
@@ -9,6 +8,7 @@ from django.views.decorators.http import require_POST
 
 from medtwin.roles import ADMIN, AUDITOR, NURSE, role_required, user_role
 from twins.alerts import MAX_SILENCE_MINUTES
+from twins.bodies import BodyError, read_json_body
 from twins.history import WINDOWS_SECONDS, HistoryError, Window, bed_history
 from twins.ingest import IngestError, ingest
 from twins.live import one_bed_snapshot, ward_snapshot
@@ -134,14 +134,10 @@ def observations_api(request):
     device = DeviceToken.authenticate(token.strip())
     if device is None:
         return _error(401, "Authorization", None, "invalid or revoked device token")
-    if len(request.body) > MAX_BODY_BYTES:
-        return _error(
-            413, "body", len(request.body), f"body over {MAX_BODY_BYTES} bytes"
-        )
     try:
-        payload = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        return _error(400, "body", None, "invalid JSON")
+        payload = read_json_body(request, MAX_BODY_BYTES)
+    except BodyError as error:
+        return _error(error.status, "body", error.value, error.message)
     batch = payload.get("readings") if isinstance(payload, dict) else None
     if batch is None:
         return _error(400, "readings", None, "missing field readings: a list")

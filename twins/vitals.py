@@ -18,9 +18,20 @@ from django.utils.dateparse import parse_datetime
 
 # Readings stamped further ahead than this are rejected: a device clock that
 # far ahead would otherwise pin the twin's "latest" value in the future.
-MAX_CLOCK_SKEW = timedelta(minutes=5)
+# A reading stamped ahead of the server would stay the twin's latest value
+# until real time caught up with it, so only ordinary clock drift of a
+# network-synchronised device is allowed.
+MAX_CLOCK_SKEW = timedelta(seconds=10)
+# Older readings are rejected: a device replaying its buffer sends hours,
+# not weeks, and a year-0001 stamp is a device fault.
+MAX_READING_AGE = timedelta(days=30)
 
 ACVPU = ("A", "C", "V", "P", "U")
+# Parameters whose numeric values are codes: ACVPU by index, oxygen 0 (air) or 1.
+CODED_VALUES = {
+    "consciousness": tuple(float(code) for code in range(len(ACVPU))),
+    "supplemental_oxygen": (0.0, 1.0),
+}
 
 
 class Source(models.TextChoices):
@@ -131,13 +142,29 @@ def _parse_value(index: int, name: str, raw: object) -> float | FieldError:
         return float(raw)
     if isinstance(raw, bool) or not isinstance(raw, (int, float)):
         return FieldError(index, "value", raw, "invalid value: must be a number")
-    if not math.isfinite(raw):
-        return FieldError(index, "value", raw, "invalid value: must be finite")
-    return float(raw)
+    try:
+        value = float(raw)
+    except OverflowError:
+        return FieldError(
+            index, "value", str(raw)[:40], "invalid value: too large for a number"
+        )
+    if not math.isfinite(value):
+        # NaN and infinity are echoed as text: JSON has no literal for them.
+        return FieldError(index, "value", str(raw), "invalid value: must be finite")
+    if name in CODED_VALUES and value not in CODED_VALUES[name]:
+        allowed = ", ".join(f"{code:g}" for code in CODED_VALUES[name])
+        return FieldError(
+            index, "value", raw, f"invalid {name} code: use one of {allowed}"
+        )
+    return value
 
 
 def _parse_timestamp(index: int, raw: object, now: datetime):
-    parsed = parse_datetime(raw) if isinstance(raw, str) else None
+    try:
+        parsed = parse_datetime(raw) if isinstance(raw, str) else None
+    except ValueError:
+        # Well-formed but impossible, such as 30 February or hour 25.
+        parsed = None
     if parsed is None:
         return FieldError(
             index,
@@ -160,6 +187,13 @@ def _parse_timestamp(index: int, raw: object, now: datetime):
             raw,
             f"timestamp is more than {MAX_CLOCK_SKEW} ahead of the server clock",
         )
+    if parsed < now - MAX_READING_AGE:
+        return FieldError(
+            index,
+            "timestamp",
+            raw,
+            f"timestamp is more than {MAX_READING_AGE.days} days old",
+        )
     return parsed
 
 
@@ -178,11 +212,16 @@ def parse_reading(index: int, raw: object, now: datetime) -> Reading | list[Fiel
         )
     for field in ("bed", "patient", "device"):
         if field in raw and (
-            not isinstance(raw[field], str) or not 0 < len(raw[field]) <= 100
+            not isinstance(raw[field], str)
+            or not 0 < len(raw[field]) <= 100
+            or not raw[field].isprintable()
         ):
             errors.append(
                 FieldError(
-                    index, field, raw[field], f"invalid {field}: 1 to 100 characters"
+                    index,
+                    field,
+                    raw[field],
+                    f"invalid {field}: 1 to 100 printable characters",
                 )
             )
     if errors:
