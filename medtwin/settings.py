@@ -248,6 +248,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "scheduler.tasks.schedule_replans",
         "schedule": float(REPLAN_INTERVAL_SECONDS),
     },
+    "resend-stale-runs": {
+        "task": "scheduler.tasks.resend_stale_runs",
+        "schedule": 30.0,
+    },
     "check-node-heartbeats": {
         "task": "scheduler.tasks.check_heartbeats",
         "schedule": 5.0,

@@ -25,6 +25,16 @@ from twins.models import Ward
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
+# A pending run's message may be lost (a Redis restart without persistence,
+# a worker killed before acknowledging it is redelivered only after the
+# broker's visibility timeout). Pending this long, the message is sent again;
+# the claim makes a duplicate harmless.
+RESEND_PENDING_AFTER_SECONDS = 60
+# A run still running this long after its claim outlived the task's hard
+# time limit, so its worker is gone and the message is sent again.
+RESEND_RUNNING_AFTER_SECONDS = 360
+# Pending this long, the run is failed so it no longer absorbs new triggers.
+GIVE_UP_PENDING_AFTER_SECONDS = 900
 
 
 def enqueue_run(
@@ -144,6 +154,44 @@ def replan(wards, trigger: str, requested_by=None) -> list[PlanningRun]:
         for ward in wards
         for solver in settings.SCHEDULED_SOLVERS
     ]
+
+
+@shared_task(acks_late=True, soft_time_limit=30, time_limit=60)
+def resend_stale_runs() -> int:
+    """Send the message of each stale pending or running run again (beat).
+
+    Returns how many were sent again. Runs pending for too long are failed,
+    so the next trigger queues a fresh run instead of joining a dead one.
+    """
+    now = timezone.now()
+    for run in PlanningRun.objects.filter(
+        status=RunStatus.PENDING,
+        created_at__lt=now - timezone.timedelta(seconds=GIVE_UP_PENDING_AFTER_SECONDS),
+    ):
+        logger.warning("run %s pending since %s: failed", run.pk, run.created_at)
+        _fail(
+            run.pk,
+            f"no worker took the run within {GIVE_UP_PENDING_AFTER_SECONDS} s",
+        )
+    stale = PlanningRun.objects.filter(
+        Q(
+            status=RunStatus.PENDING,
+            created_at__lt=now
+            - timezone.timedelta(seconds=RESEND_PENDING_AFTER_SECONDS),
+        )
+        | Q(
+            status=RunStatus.RUNNING,
+            started_at__lt=now
+            - timezone.timedelta(seconds=RESEND_RUNNING_AFTER_SECONDS),
+        ),
+        attempts__lt=MAX_ATTEMPTS,
+    )
+    count = 0
+    for run in stale:
+        logger.warning("run %s still %s: message sent again", run.pk, run.status)
+        plan_ward.delay(run.pk)
+        count += 1
+    return count
 
 
 @shared_task(acks_late=True, soft_time_limit=30, time_limit=60)

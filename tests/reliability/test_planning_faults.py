@@ -16,7 +16,7 @@ from scheduler.core import scenario
 from scheduler.models import ComputeNode, PlanningRun
 from scheduler.models.runs import RunStatus, Trigger
 from scheduler.planning import build_problem
-from scheduler.tasks import enqueue_run, plan_ward
+from scheduler.tasks import enqueue_run, plan_ward, resend_stale_runs
 
 
 @pytest.fixture
@@ -144,3 +144,26 @@ def test_no_secure_node_run_fails_and_names_tasks(demo_icu, broker):
     assert "icu1-bed01/risk_inference" in run.error
     assert run.placements.count() == 0
     assert set(first.placements.values_list("task_id", "node__name")) == kept
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lost_message_sent_again_then_given_up(demo_icu, broker):
+    client, queue = broker
+    run = enqueue_run(demo_icu, "greedy", Trigger.MANUAL)
+    client.delete(queue)  # the message is lost
+    assert resend_stale_runs() == 0
+
+    PlanningRun.objects.filter(pk=run.pk).update(
+        created_at=timezone.now() - timezone.timedelta(minutes=2)
+    )
+    assert resend_stale_runs() == 1
+    assert client.llen(queue) == 1
+
+    PlanningRun.objects.filter(pk=run.pk).update(
+        created_at=timezone.now() - timezone.timedelta(hours=1)
+    )
+    resend_stale_runs()
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert "no worker took the run" in run.error
+    assert enqueue_run(demo_icu, "greedy", Trigger.MANUAL).pk != run.pk
