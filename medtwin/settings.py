@@ -189,7 +189,10 @@ if REDIS_URL is not None:
     REDIS_SOURCE = "REDIS_URL"
 else:
     _redis_port = env_int("MEDTWIN_EMBEDDED_REDIS_PORT", 6389, 1024, 65535)
-    REDIS_URL = embedded.start_redis(VAR_DIR / "redis", _redis_port)
+    try:
+        REDIS_URL = embedded.start_redis(VAR_DIR / "redis", _redis_port)
+    except RuntimeError as error:
+        raise ImproperlyConfigured(str(error)) from None
     REDIS_SOURCE = f"embedded Redis on 127.0.0.1:{_redis_port}"
 
 CHANNEL_LAYERS = {

@@ -14,6 +14,76 @@ from medtwin import embedded
 from medtwin.demo import seed_demo
 
 STOP_TIMEOUT_SECONDS = 15
+# A child that dies is started again after a pause that doubles up to the
+# cap; one that dies this many times within the window is crash-looping,
+# and launch then stops everything rather than hide the fault.
+RESTART_FIRST_DELAY_SECONDS = 1.0
+RESTART_MAX_DELAY_SECONDS = 30.0
+CRASH_LOOP_RESTARTS = 5
+CRASH_LOOP_WINDOW_SECONDS = 120.0
+
+
+class Supervisor:
+    """Keep a set of child processes running, restarting any that exits."""
+
+    def __init__(self, commands: dict[str, list[str]], log=print):
+        self.commands = commands
+        self.log = log
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.restarts: dict[str, list[float]] = {name: [] for name in commands}
+        self.due: dict[str, float] = {}
+
+    def start(self) -> None:
+        for name in self.commands:
+            self._spawn(name)
+
+    def _spawn(self, name: str) -> None:
+        self.processes[name] = subprocess.Popen(
+            self.commands[name], start_new_session=True
+        )
+
+    def check(self, now: float | None = None) -> None:
+        """Restart children that exited; raise CommandError on a crash loop."""
+        now = time.monotonic() if now is None else now
+        for name, process in self.processes.items():
+            if name in self.due:
+                if now >= self.due[name]:
+                    del self.due[name]
+                    self.log(f"restarting {name}")
+                    self._spawn(name)
+                continue
+            code = process.poll()
+            if code is None:
+                continue
+            recent = [
+                at for at in self.restarts[name] if now - at < CRASH_LOOP_WINDOW_SECONDS
+            ]
+            recent.append(now)
+            self.restarts[name] = recent
+            if len(recent) > CRASH_LOOP_RESTARTS:
+                raise CommandError(
+                    f"{name} exited {len(recent)} times within "
+                    f"{CRASH_LOOP_WINDOW_SECONDS:g} s (last code {code}); stopping"
+                )
+            delay = min(
+                RESTART_FIRST_DELAY_SECONDS * 2 ** (len(recent) - 1),
+                RESTART_MAX_DELAY_SECONDS,
+            )
+            self.log(f"{name} exited with code {code}; restarting in {delay:g} s")
+            self.due[name] = now + delay
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        for name, process in self.processes.items():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.log(f"{name} did not stop in time; killing it")
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
 
 
 def _raise_keyboard_interrupt(signum, frame):
@@ -63,20 +133,21 @@ class Command(BaseCommand):
                 python, "manage.py", "replay_vitals", "--ward", ward.code,
             ]  # fmt: skip
 
-        processes = {}
+        supervisor = Supervisor(commands, log=self.stderr.write)
         # A SIGTERM (from a process manager or `timeout`) stops everything
         # the same way Ctrl-C does, instead of orphaning the children.
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
         try:
-            for name, command in commands.items():
-                processes[name] = subprocess.Popen(command, start_new_session=True)
+            supervisor.start()
             url = f"http://{options['host']}:{options['port']}/"
             self._print_banner(url, logins)
-            self._wait(processes)
+            while True:
+                supervisor.check()
+                time.sleep(0.5)
         except KeyboardInterrupt:
             self.stdout.write("\nstopping ...")
         finally:
-            self._stop(processes)
+            supervisor.stop()
             self._stop_embedded()
 
     def _print_banner(self, url, logins):
@@ -86,27 +157,6 @@ class Command(BaseCommand):
         for name, password in logins.items():
             self.stdout.write(f"  {name:8} password {password}")
         self.stdout.write("Press Ctrl-C to stop every process.\n")
-
-    def _wait(self, processes):
-        while True:
-            for name, process in processes.items():
-                code = process.poll()
-                if code is not None:
-                    raise CommandError(f"{name} exited with code {code}; stopping")
-            time.sleep(0.5)
-
-    def _stop(self, processes):
-        for process in processes.values():
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-        for name, process in processes.items():
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                self.stderr.write(f"{name} did not stop in time; killing it")
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
 
     def _stop_embedded(self):
         if settings.DATABASE_URL is None:
