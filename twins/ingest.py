@@ -175,8 +175,12 @@ def rescore(twin: TwinState, bed: Bed, patient: Patient | None) -> None:
     sent after commit carries the highest one.
     """
     old_band = twin.news2.get("band")
-    twin.news2 = score_twin(twin.latest, patient.spo2_scale if patient else 1)
     now = timezone.now()
+    twin.news2 = score_twin(
+        twin.latest,
+        patient.spo2_scale if patient else 1,
+        _reading_clock(twin.latest, now),
+    )
     alerts.update_news2_alert(
         bed, patient, twin.news2, now=_reading_clock(twin.latest, now), twin=twin
     )

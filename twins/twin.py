@@ -1,6 +1,6 @@
 """The twin's state: latest value per parameter and the NEWS2 score from it."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from twins import news2
 from twins.vitals import ACVPU
@@ -32,32 +32,52 @@ def merge_latest(
     return True
 
 
-def _usable(latest: dict, parameter: str) -> float | None:
+# How old a value may be and still count in the score. Monitors send every
+# second, so a monitored value minutes old means the signal is gone. Manual
+# observations follow the RCP's minimum of 12-hourly observations for a
+# NEWS2 of 0; older ones count as missing and the score as partial.
+MONITORED_MAX_AGE = timedelta(minutes=5)
+MANUAL_MAX_AGE = timedelta(hours=12)
+MONITORED = {"heart_rate", "pulse_rate", "resp_rate", "spo2"}
+
+
+def _usable(latest: dict, parameter: str, now: datetime | None) -> float | None:
     # A flagged newest value is a likely artefact, and the value before it is
     # no longer current, so the parameter counts as missing for the score.
     entry = latest.get(parameter)
     if entry is None or entry["flagged"]:
         return None
+    if now is not None and "at" in entry:
+        limit = MONITORED_MAX_AGE if parameter in MONITORED else MANUAL_MAX_AGE
+        if datetime.fromisoformat(entry["at"]) < now - limit:
+            return None
     return entry["value"]
 
 
-def news2_inputs(latest: dict, spo2_scale: int) -> news2.News2Inputs:
-    pulse = _usable(latest, "heart_rate")
+def news2_inputs(
+    latest: dict, spo2_scale: int, now: datetime | None = None
+) -> news2.News2Inputs:
+    """Build NEWS2 inputs from the twin's latest values.
+
+    With ``now``, values too old to describe the patient at that time count
+    as missing; without it, age is not checked.
+    """
+    pulse = _usable(latest, "heart_rate", now)
     if pulse is None:
-        pulse = _usable(latest, "pulse_rate")
-    consciousness = _usable(latest, "consciousness")
-    oxygen = _usable(latest, "supplemental_oxygen")
+        pulse = _usable(latest, "pulse_rate", now)
+    consciousness = _usable(latest, "consciousness", now)
+    oxygen = _usable(latest, "supplemental_oxygen", now)
     return news2.News2Inputs(
-        resp_rate=_usable(latest, "resp_rate"),
-        spo2=_usable(latest, "spo2"),
+        resp_rate=_usable(latest, "resp_rate", now),
+        spo2=_usable(latest, "spo2", now),
         supplemental_oxygen=None if oxygen is None else bool(oxygen),
-        systolic_bp=_usable(latest, "systolic_bp"),
+        systolic_bp=_usable(latest, "systolic_bp", now),
         pulse=pulse,
         consciousness=None if consciousness is None else ACVPU[int(consciousness)],
-        temperature=_usable(latest, "temperature"),
+        temperature=_usable(latest, "temperature", now),
         spo2_scale=spo2_scale,
     )
 
 
-def score_twin(latest: dict, spo2_scale: int) -> dict:
-    return news2.score(news2_inputs(latest, spo2_scale)).as_dict()
+def score_twin(latest: dict, spo2_scale: int, now: datetime | None = None) -> dict:
+    return news2.score(news2_inputs(latest, spo2_scale, now)).as_dict()

@@ -47,7 +47,7 @@ async def open_ward_socket(ward, user) -> WebsocketCommunicator:
 
 
 def post_heart_rate(bed: str, value: float, second: int) -> None:
-    at = timezone.now().replace(microsecond=0) - timezone.timedelta(minutes=1)
+    at = timezone.now().replace(microsecond=0) - timezone.timedelta(minutes=10)
     ingest(
         [
             {

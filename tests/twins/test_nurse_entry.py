@@ -1,6 +1,7 @@
 """Nurse-entered observations and the audited SpO2 scale decision."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -62,10 +63,17 @@ def test_entry_stores_readings_attributed(client, ward, nurse):
 
 def test_entry_time_in_hospital_zone_stored_utc(client, ward, nurse, settings):
     settings.TIME_ZONE = "Europe/Berlin"
-    post_as(client, nurse, {"observed_at": "2026-07-01T10:30", "temperature": "37"})
+    berlin = ZoneInfo("Europe/Berlin")
+    local = (timezone.now() - timedelta(hours=2)).astimezone(berlin)
+    local = local.replace(second=0, microsecond=0)
+    post_as(
+        client,
+        nurse,
+        {"observed_at": local.strftime("%Y-%m-%dT%H:%M"), "temperature": "37"},
+    )
     row = Observation.objects.get()
-    # Berlin is UTC+2 in summer.
-    assert row.observed_at == datetime(2026, 7, 1, 8, 30, tzinfo=UTC)
+    assert row.observed_at == local.astimezone(UTC)
+    assert row.observed_at.utcoffset() == timedelta(0)
 
 
 def test_entry_form_page_shown(client, ward, nurse):
