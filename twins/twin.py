@@ -32,7 +32,7 @@ def merge_latest(
     return True
 
 
-# How old a value may be and still count in the score. Monitors send every
+# Maximum age of a value that still counts in the score. Monitors send every
 # second, so a monitored value minutes old means the signal is gone. Manual
 # observations follow the RCP's minimum of 12-hourly observations for a
 # NEWS2 of 0; older ones count as missing and the score as partial.

@@ -16,11 +16,9 @@ from django.db import models
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-# Readings stamped further ahead than this are rejected: a device clock that
-# far ahead would otherwise pin the twin's "latest" value in the future.
-# A reading stamped ahead of the server would stay the twin's latest value
-# until real time caught up with it, so only ordinary clock drift of a
-# network-synchronised device is allowed.
+# Readings stamped further ahead than this are rejected, because a reading
+# from the future would stay the twin's latest value until real time caught
+# up with it. Ten seconds allows the drift of a network-synchronised clock.
 MAX_CLOCK_SKEW = timedelta(seconds=10)
 # Older readings are rejected: a device replaying its buffer sends hours,
 # not weeks, and a year-0001 stamp is a device fault.

@@ -1,5 +1,6 @@
-"""Inputs that once reached the database or the parser unchecked: each must
-get a 4xx naming the field and the value, and store nothing."""
+"""Inputs that would reach the parser or PostgreSQL unchecked without their
+own guard: each must get a 4xx naming the field and the value, and store
+nothing."""
 
 import json
 

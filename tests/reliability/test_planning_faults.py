@@ -108,7 +108,7 @@ def large_ward(db):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_time_limited_exact_run_checked_and_fallback_logged(large_ward, broker):
+def test_time_limited_run_falls_back(large_ward, broker):
     run = enqueue_run(large_ward, "exact", Trigger.MANUAL)
     PlanningRun.objects.filter(pk=run.pk).update(time_limit_s=0.05)
     plan_ward(run.pk)

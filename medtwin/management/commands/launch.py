@@ -15,8 +15,8 @@ from medtwin.demo import seed_demo
 
 STOP_TIMEOUT_SECONDS = 15
 # A child that dies is started again after a pause that doubles up to the
-# cap; one that dies this many times within the window is crash-looping,
-# and launch then stops everything rather than hide the fault.
+# cap. One that dies this many times within the window is crash-looping, so
+# launch then stops everything rather than hide the fault.
 RESTART_FIRST_DELAY_SECONDS = 1.0
 RESTART_MAX_DELAY_SECONDS = 30.0
 CRASH_LOOP_RESTARTS = 5
