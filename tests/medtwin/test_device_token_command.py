@@ -64,3 +64,13 @@ def test_duplicate_name_rejected():
     with pytest.raises(CommandError, match="already issued"):
         run("issue", "monitor-bed02")
     assert DeviceToken.objects.count() == 1
+
+
+def test_revoked_device_issued_anew(ward):
+    old = run("issue", "monitor-bed03")
+    run("revoke", "monitor-bed03")
+    new = run("issue", "monitor-bed03")
+    assert new != old
+    assert post_one(old).status_code == 401
+    assert post_one(new).status_code == 201
+    assert DeviceToken.objects.filter(name="monitor-bed03").count() == 1

@@ -1,10 +1,13 @@
 """Issue, list and revoke the API tokens bedside devices post readings with."""
 
+import secrets
+
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from twins.models import DeviceToken
+from twins.models.devices import hash_token
 
 
 class Command(BaseCommand):
@@ -38,12 +41,21 @@ class Command(BaseCommand):
             raise CommandError(
                 f"name={name!r} is invalid: expected 1 to 100 characters"
             )
+        revoked = DeviceToken.objects.filter(name=name, revoked_at__isnull=False)
+        if revoked.exists():
+            # A revoked device gets a new token under its old name, so its
+            # readings keep their device name; the old token stays invalid.
+            token = secrets.token_urlsafe(32)
+            revoked.update(token_hash=hash_token(token), revoked_at=None)
+            self.stdout.write(token)
+            return
         try:
             with transaction.atomic():
                 _, token = DeviceToken.issue(name)
         except IntegrityError:
             raise CommandError(
-                f"name={name!r} is already issued: revoke it or choose another name"
+                f"name={name!r} is already issued: revoke it first or choose "
+                "another name"
             ) from None
         # The plain token exists only here; only its hash is stored.
         self.stdout.write(token)
