@@ -234,6 +234,10 @@ if not SCHEDULED_SOLVERS or not set(SCHEDULED_SOLVERS) <= {"exact", "greedy", "h
         f"MEDTWIN_SCHEDULED_SOLVERS={','.join(SCHEDULED_SOLVERS)!r} is invalid: "
         "use exact, greedy or hybrid, separated by commas"
     )
+# Compute demand of the twin tasks in placement: "measured" times this
+# product's own task code (twins/task_costs.json), "published" uses the
+# iFogSim and EdgeCloudSim figures cited in scheduler/core/scenario.py.
+TASK_DEMANDS = env_choice("MEDTWIN_TASK_DEMANDS", "measured", ("measured", "published"))
 EXACT_TIME_LIMIT_SECONDS = env_int("MEDTWIN_EXACT_TIME_LIMIT_SECONDS", 20, 1, 200)
 SIGNAL_LOST_SECONDS = env_int("MEDTWIN_SIGNAL_LOST_SECONDS", 30, 5, 3600)
 # An alert not acknowledged within this many seconds escalates on its own.

@@ -11,6 +11,9 @@ import os
 os.environ.setdefault("MEDTWIN_CELERY_QUEUE", f"medtwin-test-{os.getpid()}")
 os.environ.setdefault("MEDTWIN_CHANNEL_PREFIX", f"medtwin-test-{os.getpid()}")
 os.environ.setdefault("MEDTWIN_TEST_DATABASE_NAME", f"test_medtwin_{os.getpid()}")
+# The planning tests need capacity that binds, which the published task
+# demands give; the measured ones are too small for capacity to bind.
+os.environ.setdefault("MEDTWIN_TASK_DEMANDS", "published")
 
 from medtwin.settings import *  # noqa: E402,F403
 from medtwin.settings import DATABASES  # noqa: E402

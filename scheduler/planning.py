@@ -28,6 +28,7 @@ from scheduler.models.inventory import Tier
 from scheduler.models.runs import RunStatus
 from scheduler.snapshot import problem_to_dict
 from twins.models import Bed, Patient, Ward
+from twins.task_costs import load_costs
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,29 @@ def links_for(row: ComputeNode, beds: list[Bed]) -> list[core.Link]:
         )
         for bed in served
     ]
+
+
+# ecg_sync is timed on a 10 s chunk but the placement model syncs 0.5 s
+# batches, so its measured cost is scaled to the batch; the other tasks are
+# timed per run as the model runs them.
+MEASURED_SHARE_PER_RUN = {
+    "ecg_sync": 0.5 / 10,
+    "anomaly_detection": 1.0,
+    "risk_inference": 1.0,
+    "model_update": 1.0,
+}
+
+
+def measured_demands() -> dict | None:
+    """Return MI per run of each task kind as measured, or None for the
+    published figures of the scenario profiles (``MEDTWIN_TASK_DEMANDS``)."""
+    if settings.TASK_DEMANDS != "measured":
+        return None
+    costs = load_costs()
+    return {
+        core.TaskKind(name): costs.million_instructions(name) * share
+        for name, share in MEASURED_SHARE_PER_RUN.items()
+    }
 
 
 def placements_in_force(ward_ids) -> dict[str, Placement]:
@@ -171,6 +195,7 @@ def build_problem(ward, weights: core.Weights | None = None) -> PlannedProblem:
     if not occupied:
         raise PlanningError(f"{scope} has no admitted patients to plan")
 
+    demands = measured_demands()
     tasks = []
     for bed in occupied:
         twin = getattr(bed, "twin", None)
@@ -178,7 +203,7 @@ def build_problem(ward, weights: core.Weights | None = None) -> PlannedProblem:
         # raises urgency; a bed with no score yet is planned as low risk.
         band = (twin.news2 or {}).get("band") if twin else None
         tasks += scenario.patient_tasks(
-            bed.code, scenario.urgency_for_risk(band or "low")
+            bed.code, scenario.urgency_for_risk(band or "low"), mi_per_run=demands
         )
 
     rows = ComputeNode.objects.select_related("bed", "ward")
@@ -356,6 +381,7 @@ def solve_and_store(run: PlanningRun, planned: PlannedProblem) -> str:
         locked.fallback = fallback
         locked.snapshot = problem_to_dict(problem)
         locked.weights = {
+            "task_demands": settings.TASK_DEMANDS,
             "profile": planned.profile,
             "latency": problem.weights.latency,
             "cost": problem.weights.cost,

@@ -87,21 +87,29 @@ def urgency_for_risk(risk: str) -> float:
         ) from None
 
 
-def patient_tasks(bed: str, urgency: float = 1.0, scale=None) -> list[Task]:
+def patient_tasks(
+    bed: str,
+    urgency: float = 1.0,
+    scale=None,
+    mi_per_run: Mapping[TaskKind, float] | None = None,
+) -> list[Task]:
     """Return the four twin tasks of the patient in ``bed``.
 
     ``scale`` maps a task kind to a factor on its compute demand per run,
     for scenarios that vary patients; None keeps the profile figures.
+    ``mi_per_run`` replaces the profiles' compute demand per run, for
+    figures measured on this product's own task code.
     """
     tasks = []
     for kind, profile in TASK_PROFILES.items():
         factor = 1.0 if scale is None else scale[kind]
+        demand = profile.mi_per_run if mi_per_run is None else mi_per_run[kind]
         tasks.append(
             Task(
                 id=f"{bed}/{kind.value}",
                 bed=bed,
                 kind=kind,
-                mi_per_run=profile.mi_per_run * factor,
+                mi_per_run=demand * factor,
                 runs_per_s=profile.runs_per_s,
                 input_kb=profile.input_kb,
                 memory_mb=profile.memory_mb,
