@@ -10,6 +10,7 @@ from django import forms
 
 from scheduler import core
 from scheduler.models import ComputeNode, WeightProfile
+from twins.models.alerts import THRESHOLD_BOUNDS
 
 CUSTOM_PROFILE = "custom"
 MAX_WEIGHT = 1000.0
@@ -132,3 +133,32 @@ class NodeForm(ExplicitErrorsMixin, forms.ModelForm):
         if bed is not None and ward is not None and bed.ward_id != ward.pk:
             self.add_error("bed", f"bed {bed.code} is not in ward {ward.code}")
         return data
+
+
+class AlertThresholdsForm(ExplicitErrorsMixin, forms.Form):
+    """Escalation and silence limits for each alert priority."""
+
+    reason = _reason_field()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for priority, bounds in THRESHOLD_BOUNDS.items():
+            for name, (low, high) in bounds.items():
+                unit = "s" if name.endswith("seconds") else "min"
+                self.fields[f"{priority}_{name}"] = forms.IntegerField(
+                    min_value=low,
+                    max_value=high,
+                    help_text=f"{low} to {high} {unit}",
+                    error_messages={
+                        "required": f"a whole number from {low} to {high} is required",
+                        "invalid": f"expected a whole number from {low} to {high}",
+                        "min_value": f"expected {low} to {high} {unit}",
+                        "max_value": f"expected {low} to {high} {unit}",
+                    },
+                )
+
+    def thresholds(self) -> dict[str, dict[str, int]]:
+        return {
+            priority: {name: self.cleaned_data[f"{priority}_{name}"] for name in bounds}
+            for priority, bounds in THRESHOLD_BOUNDS.items()
+        }

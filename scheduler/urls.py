@@ -15,6 +15,11 @@ urlpatterns = [
     ),
     path("placements/", audit.placement_log, name="placements"),
     path("charts/", audit.chart_page, name="charts"),
+    path(
+        "alert-thresholds/",
+        tuning.alert_thresholds,
+        name="alert_thresholds",
+    ),
     path("weights/", tuning.weights, name="weights"),
     path("nodes/", tuning.node_list, name="nodes"),
     path("nodes/new/", tuning.node_edit, name="node_new"),

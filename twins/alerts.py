@@ -55,6 +55,7 @@ from twins.models import (
     AlertAction,
     AlertKind,
     AlertState,
+    AlertThreshold,
     Bed,
     Patient,
     Priority,
@@ -321,8 +322,28 @@ def resolve(alert: Alert, user=None, note: str = "", now=None, twin=None) -> Ale
     )
 
 
+def thresholds() -> dict[str, dict[str, int]]:
+    """Return each priority's escalation and silence limits in force.
+
+    An admin's ``AlertThreshold`` row wins over the defaults.
+    """
+    limits = {
+        priority: {
+            "escalate_after_seconds": settings.ALERT_ESCALATE_AFTER_SECONDS[priority],
+            "max_silence_minutes": MAX_SILENCE_MINUTES[priority],
+        }
+        for priority in (Priority.HIGH, Priority.MEDIUM, Priority.LOW)
+    }
+    for row in AlertThreshold.objects.all():
+        limits[row.priority] = {
+            "escalate_after_seconds": row.escalate_after_seconds,
+            "max_silence_minutes": row.max_silence_minutes,
+        }
+    return limits
+
+
 def _check_minutes(minutes, priority: str) -> int:
-    maximum = MAX_SILENCE_MINUTES[priority]
+    maximum = thresholds()[priority]["max_silence_minutes"]
     if isinstance(minutes, bool) or not isinstance(minutes, int):
         raise AlertError(
             "minutes", minutes, f"invalid minutes: a whole number from 1 to {maximum}"
@@ -513,12 +534,14 @@ def update_news2_alert(bed, patient, news2: dict, now=None, twin=None) -> None:
 def escalate_overdue(now: datetime | None = None) -> list[Alert]:
     """Escalate every active alert left unacknowledged past its priority's limit.
 
-    The limits are ``settings.ALERT_ESCALATE_AFTER_SECONDS``, set per
-    priority by the ``MEDTWIN_ESCALATE_*_SECONDS`` variables.
+    The limits are an admin's ``AlertThreshold`` rows, or else
+    ``settings.ALERT_ESCALATE_AFTER_SECONDS``, set per priority by the
+    ``MEDTWIN_ESCALATE_*_SECONDS`` variables.
     """
     now = now or timezone.now()
     escalated = []
-    for priority, seconds in settings.ALERT_ESCALATE_AFTER_SECONDS.items():
+    for priority, limits in thresholds().items():
+        seconds = limits["escalate_after_seconds"]
         overdue = Alert.objects.filter(
             state=AlertState.ACTIVE,
             priority=priority,

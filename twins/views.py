@@ -7,7 +7,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from medtwin.roles import ADMIN, AUDITOR, NURSE, role_required, user_role
-from twins.alerts import MAX_SILENCE_MINUTES
+from twins.alerts import thresholds
 from twins.bodies import BodyError, read_json_body
 from twins.history import WINDOWS_SECONDS, HistoryError, Window, bed_history
 from twins.ingest import IngestError, ingest
@@ -42,7 +42,8 @@ def _live_config(ward: Ward, **extra) -> dict:
         "signalLostSeconds": settings.SIGNAL_LOST_SECONDS,
         "timeZone": settings.TIME_ZONE,
         "maxSilenceMinutes": {
-            str(priority): minutes for priority, minutes in MAX_SILENCE_MINUTES.items()
+            str(priority): limits["max_silence_minutes"]
+            for priority, limits in thresholds().items()
         },
         **extra,
     }

@@ -7,6 +7,7 @@ class ChangeKind(models.TextChoices):
     NODE = "node", "compute node"
     NODE_STATE = "node_state", "node up or down"
     HEARTBEAT_TOKEN = "heartbeat_token", "heartbeat token"
+    ALERT_THRESHOLDS = "alert_thresholds", "alert thresholds"
 
 
 class ChangeLog(models.Model):

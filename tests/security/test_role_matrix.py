@@ -81,6 +81,7 @@ PAGES_BY_ROLE = {
     "scheduler/charts/": {ADMIN, AUDITOR},
     "scheduler/changes/": {ADMIN, AUDITOR},
     "scheduler/weights/": {ADMIN},
+    "scheduler/alert-thresholds/": {ADMIN},
     "scheduler/nodes/": {ADMIN},
     "scheduler/nodes/new/": {ADMIN},
     "scheduler/nodes/<slug:name>/": {ADMIN},

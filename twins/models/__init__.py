@@ -1,4 +1,11 @@
-from twins.models.alerts import Alert, AlertAction, AlertKind, AlertState, Priority
+from twins.models.alerts import (
+    Alert,
+    AlertAction,
+    AlertKind,
+    AlertState,
+    AlertThreshold,
+    Priority,
+)
 from twins.models.clinical import Spo2ScaleDecision
 from twins.models.devices import DeviceToken
 from twins.models.vitals import Observation, TwinState
@@ -8,6 +15,7 @@ from twins.models.waveforms import EcgChunk
 __all__ = [
     "Alert",
     "AlertAction",
+    "AlertThreshold",
     "AlertKind",
     "AlertState",
     "Bed",

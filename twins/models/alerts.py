@@ -103,3 +103,28 @@ class AlertAction(models.Model):
 
     def __str__(self):
         return f"{self.action} of alert {self.alert_id} at {self.at}"
+
+
+# Limits an admin may set per priority, with the bounds the form enforces. A
+# high-priority alert must escalate within 5 minutes and cannot be silenced
+# for more than 5 minutes at a time.
+THRESHOLD_BOUNDS = {
+    "high": {"escalate_after_seconds": (10, 300), "max_silence_minutes": (1, 5)},
+    "medium": {"escalate_after_seconds": (10, 1800), "max_silence_minutes": (1, 15)},
+    "low": {"escalate_after_seconds": (10, 7200), "max_silence_minutes": (1, 60)},
+}
+
+
+class AlertThreshold(models.Model):
+    """An admin's escalation and silence limits for one alert priority.
+
+    Without a row, the priority uses the defaults from the settings and
+    ``twins.alerts.MAX_SILENCE_MINUTES``.
+    """
+
+    priority = models.CharField(max_length=8, choices=Priority.choices, unique=True)
+    escalate_after_seconds = models.PositiveIntegerField()
+    max_silence_minutes = models.PositiveSmallIntegerField()
+
+    def __str__(self):
+        return f"{self.priority}: escalate after {self.escalate_after_seconds} s"
