@@ -6,6 +6,7 @@ depends on it, a Celery worker in a separate process.
 """
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -19,6 +20,9 @@ from medtwin.roles import ADMIN, AUDITOR, NURSE, ROLES
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER_START_TIMEOUT_SECONDS = 60
+WORKER_IDLE_TIMEOUT_SECONDS = 30
+# The running test worker's Celery hostname, set while it is up.
+WORKER = {"hostname": None}
 
 
 def _user(username: str, role: str | None) -> User:
@@ -100,13 +104,42 @@ def celery_worker_process(django_db_setup, django_db_blocker):
             process.kill()
             raise RuntimeError(f"Celery worker did not start; see {log_path}")
         time.sleep(0.2)
+    WORKER["hostname"] = f"test-{os.getpid()}@{socket.gethostname()}"
     yield process
+    WORKER["hostname"] = None
     process.terminate()
     try:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         process.kill()
     log.close()
+
+
+@pytest.fixture(autouse=True)
+def worker_idle_before_flush(_django_db_marker, request):
+    """Let the Celery worker finish before a transactional test's flush.
+
+    Ingest in such a test can queue a re-plan or an analysis, and the worker
+    would then hold row locks while pytest-django truncates every table:
+    PostgreSQL resolves that as a deadlock and the flush fails.
+    """
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    if WORKER["hostname"] is None or not marker or not marker.kwargs.get("transaction"):
+        return
+    from medtwin.celery import app
+
+    with app.connection_for_write() as connection:
+        connection.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
+    deadline = time.monotonic() + WORKER_IDLE_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        # A solo-pool worker answers only between tasks, so an answer with no
+        # active task means it is idle.
+        replies = app.control.inspect(
+            destination=[WORKER["hostname"]], timeout=0.5
+        ).active()
+        if replies and not any(replies.values()):
+            return
 
 
 @pytest.fixture(scope="session", autouse=True)
