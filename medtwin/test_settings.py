@@ -14,6 +14,9 @@ os.environ.setdefault("MEDTWIN_TEST_DATABASE_NAME", f"test_medtwin_{os.getpid()}
 # The planning tests need capacity that binds, which the published task
 # demands give; the measured ones are too small for capacity to bind.
 os.environ.setdefault("MEDTWIN_TASK_DEMANDS", "published")
+# The full-channel test overfills a channel, which is quicker at Channels'
+# own default capacity.
+os.environ.setdefault("MEDTWIN_CHANNEL_CAPACITY", "100")
 
 from medtwin.settings import *  # noqa: E402,F403
 from medtwin.settings import DATABASES  # noqa: E402
