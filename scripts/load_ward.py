@@ -16,6 +16,9 @@ loopback port, then:
   and record every ``bed.updated`` frame;
 - every 10 seconds ``--churn`` further sockets connect and are cut without a
   closing handshake, as a browser killed mid-session would be;
+- with ``--history-readers``, that many nurse clients keep fetching the 24 h
+  history of a bed holding a day of 1 Hz data, the slowest query of the
+  bed panel, so its effect on the live frames of the other pages shows;
 - after the run the server is restarted and ``--storm`` sockets reconnect at
   the same moment, as every open page does after a restart; each must get
   its snapshot.
@@ -74,6 +77,7 @@ NURSE_NAME = "load-nurse"
 MEMORY_SAMPLE_SECONDS = 10
 CHURN_EVERY_SECONDS = 10
 DRAIN_SECONDS = 5
+HISTORY_SECONDS = 24 * 3600
 
 
 def positive_int(text: str) -> int:
@@ -127,6 +131,42 @@ def prepare(beds: int) -> tuple[list[Ward], dict[str, str], str, str]:
                 bed_wards[bed.code] = ward.code
         _, token = DeviceToken.issue(name=f"load-run-{run}")
     return wards, bed_wards, token, password
+
+
+def store_day(bed_code: str) -> int:
+    """Store 24 hours of 1 Hz numerics for a bed, ending a minute ago."""
+    bed = Bed.objects.get(code=bed_code)
+    patient = Patient.objects.get(bed=bed, discharged_at__isnull=True)
+    end = timezone.now() - timezone.timedelta(minutes=1)
+    rows = [
+        Observation(
+            bed=bed, patient=patient, device="load-day", parameter=parameter,
+            value=base + second % 5, unit=unit,
+            observed_at=end - timezone.timedelta(seconds=second), source="replay",
+        )
+        for parameter, base, unit in (
+            ("heart_rate", 80, "/min"), ("resp_rate", 16, "/min"), ("spo2", 96, "%"),
+        )
+        for second in range(HISTORY_SECONDS)
+    ]  # fmt: skip
+    Observation.objects.bulk_create(rows, batch_size=10_000)
+    with connection.cursor() as cursor:
+        # Fresh statistics, or the planner takes the bed for nearly empty.
+        cursor.execute(f"ANALYZE {Observation._meta.db_table}")
+    return len(rows)
+
+
+async def read_history(session, base, ward_code, bed_code, tally, stop_at):
+    """Fetch a bed's 24 h history again and again until the run ends."""
+    url = f"{base}/wards/{ward_code}/beds/{bed_code}/history?window=24h"
+    while time.monotonic() < stop_at:
+        started = time.monotonic()
+        async with session.get(url) as response:
+            await response.read()
+            if response.status != 200:
+                tally.errors[f"history HTTP {response.status}"] += 1
+                continue
+        tally.history_ms.append((time.monotonic() - started) * 1000)
 
 
 def free_port() -> int:
@@ -187,6 +227,7 @@ class Tally:
         self.delays: list[float] = []
         self.memory: list[dict] = []
         self.resyncs = 0
+        self.history_ms: list[float] = []
 
 
 async def stream(session, base, token, replay, pairs, tally, stop_at):
@@ -366,6 +407,14 @@ async def run(args, wards, bed_ward, token, password, port, server_pid) -> Tally
             for pairs in senders
         ]
         tasks.append(asyncio.create_task(sample_memory(server_pid, tally, stop_at)))
+        history_bed = beds[-1]
+        tasks += [
+            asyncio.create_task(
+                read_history(session, base, bed_ward[history_bed], history_bed,
+                             tally, stop_at)
+            )
+            for _ in range(args.history_readers)
+        ]  # fmt: skip
         if args.churn:
             tasks.append(
                 asyncio.create_task(
@@ -420,7 +469,11 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def report(args, tally, wards, bed_ward) -> dict:
-    stored = Observation.objects.filter(bed__ward__in=wards).count()
+    stored = (
+        Observation.objects.filter(bed__ward__in=wards)
+        .exclude(device="load-day")
+        .count()
+    )
     expected_frames = delivered_frames = 0
     for index in range(args.sockets):
         ward_code = wards[index % len(wards)].code
@@ -457,6 +510,15 @@ def report(args, tally, wards, bed_ward) -> dict:
             "max": round(max(delays_ms), 1) if delays_ms else None,
         },
         "errors": dict(tally.errors),
+        "history_24h_requests": len(tally.history_ms),
+        "history_24h_ms": {
+            "median": round(statistics.median(tally.history_ms), 1)
+            if tally.history_ms
+            else None,
+            "p99": round(percentile(tally.history_ms, 0.99), 1)
+            if tally.history_ms
+            else None,
+        },
         "memory": tally.memory,
     }
 
@@ -468,6 +530,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=positive_int, default=600)
     parser.add_argument("--churn", type=non_negative_int, default=5)
     parser.add_argument("--storm", type=non_negative_int, default=200)
+    parser.add_argument("--history-readers", type=non_negative_int, default=0)
     parser.add_argument(
         "--gateway",
         action="store_true",
@@ -478,6 +541,8 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     wards, bed_ward, token, password = prepare(args.beds)
+    if args.history_readers:
+        store_day(list(bed_ward)[-1])
     port = free_port()
     log_path = ROOT / "var" / "load-daphne.log"
     log_path.parent.mkdir(exist_ok=True)
