@@ -90,6 +90,9 @@ def bed_panel(request, code, bed):
     )
 
 
+# NOTE: history is computed in the web process. A few clients fetching 24 h
+# windows back to back slow every page's live frames (docs/reliability.md);
+# it should be computed elsewhere or rationed per process.
 @role_required(NURSE, ADMIN)
 def bed_history_json(request, code, bed):
     """Return the bed's downsampled trends and NEWS2 over ``?window=``."""
