@@ -207,9 +207,9 @@ CHANNEL_LAYERS = {
                 {"address": REDIS_URL, "socket_timeout": None, "socket_keepalive": True}
             ],
             "prefix": env_str("MEDTWIN_CHANNEL_PREFIX", "medtwin"),
-            # A page that lags a few seconds behind a 12-bed ward holds
-            # hundreds of frames; 1,000 rides out such stalls without drops,
-            # and messages still expire after 60 s, which bounds memory.
+            # A page that lags a few seconds behind a 12-bed ward has hundreds
+            # of frames waiting, and 1,000 rides out such stalls without drops.
+            # Messages still expire after 60 s, which bounds memory.
             "capacity": env_int("MEDTWIN_CHANNEL_CAPACITY", 1000, 1, 100_000),
             "expiry": 60,
         },

@@ -1,8 +1,8 @@
 """Settings for the test suite: the real servers, with names of their own.
 
-Queue, channel prefix and test database carry the process id, so a test run
-never takes work from, or sends frames to, a ``make run`` on the same Redis,
-and two test runs on one machine do not drop each other's database. Child
+Queue, channel prefix and test database carry the process id. A test run
+then never takes work from, or sends frames to, a ``make run`` on the same
+Redis, and two test runs on one machine do not drop each other's database. Child
 processes (the Celery worker, the ASGI server) inherit the names.
 """
 

@@ -95,7 +95,7 @@ def links_for(row: ComputeNode, beds: list[Bed]) -> list[core.Link]:
 
 
 # ecg_sync is timed on a 10 s chunk but the placement model syncs 0.5 s
-# batches, so its measured cost is scaled to the batch; the other tasks are
+# batches, so its measured cost is scaled to the batch. The other tasks are
 # timed per run as the model runs them.
 MEASURED_SHARE_PER_RUN = {
     "ecg_sync": 0.5 / 10,
@@ -200,7 +200,7 @@ def build_problem(ward, weights: core.Weights | None = None) -> PlannedProblem:
     for bed in occupied:
         twin = getattr(bed, "twin", None)
         # A partial score is a lower bound on the risk, so its band still
-        # raises urgency; a bed with no score yet is planned as low risk.
+        # raises urgency. A bed with no score yet is planned as low risk.
         band = (twin.news2 or {}).get("band") if twin else None
         tasks += scenario.patient_tasks(
             bed.code, scenario.urgency_for_risk(band or "low"), mi_per_run=demands

@@ -18,7 +18,7 @@ then, per solver and repeat:
   waits until the last is stored.
 
 The time is taken from just before the trigger's commit to the moment the
-script sees the run done, polled every 10 ms, so it includes the broker,
+script finds the run done, polled every 10 ms, so it includes the broker,
 the worker's claim, building the problem, solving, and the one
 transaction that writes placements and the hash chain. It prints a table
 with the machine, and drops the scratch database unless ``--keep``.

@@ -17,8 +17,8 @@ loopback port, then:
 - every 10 seconds ``--churn`` further sockets connect and are cut without a
   closing handshake, as a browser killed mid-session would be;
 - with ``--history-readers``, that many nurse clients keep fetching the 24 h
-  history of a bed holding a day of 1 Hz data, the slowest query of the
-  bed panel, so its effect on the live frames of the other pages shows;
+  history of a bed with a day of 1 Hz data. It is the bed panel's slowest
+  query, and the run shows its effect on the other pages' live frames;
 - after the run the server is restarted and ``--storm`` sockets reconnect at
   the same moment, as every open page does after a restart; each must get
   its snapshot.

@@ -133,7 +133,7 @@ def worker_idle_before_flush(_django_db_marker, request):
         connection.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
     deadline = time.monotonic() + WORKER_IDLE_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
-        # A solo-pool worker answers only between tasks, so an answer with no
+        # A solo-pool worker replies only between tasks, so a reply listing no
         # active task means it is idle.
         replies = app.control.inspect(
             destination=[WORKER["hostname"]], timeout=0.5

@@ -22,7 +22,7 @@ Frames: after each raise or action commits, the ward's channel group
 
 ``sequence`` is the bed's ``TwinState.sequence`` after the change. It counts
 "bed.updated" and "alert.updated" frames of that bed together, so a page
-that sees a jump knows it missed a frame of either type and asks for a
+that detects a jump has missed a frame of either type and asks for a
 snapshot. ``serialize_alert`` returns::
 
     {"id": 7, "bed": "icu1-bed01", "patient": "P-0001" or null,
@@ -50,6 +50,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from medtwin.roles import ADMIN, NURSE, user_role
+from twins.errors import FieldValueError
 from twins.models import (
     Alert,
     AlertAction,
@@ -104,17 +105,8 @@ _BAND_PRIORITY = {
 }
 
 
-class AlertError(ValueError):
+class AlertError(FieldValueError):
     """An invalid request on an alert; names the field, value and rule."""
-
-    def __init__(self, field: str, value, message: str):
-        self.field = field
-        self.value = value
-        self.message = message
-        super().__init__(f"{field}={value!r}: {message}")
-
-    def as_dict(self) -> dict:
-        return {"field": self.field, "value": self.value, "message": self.message}
 
 
 class AlertPermissionError(PermissionError):
@@ -173,7 +165,7 @@ def _twin_locked(bed_id: int, twin: TwinState | None):
 
     Ingest and the analysis task lock the twin and then its alerts, so every
     path takes the twin first and two of them cannot deadlock. A caller that
-    already holds the twin passes it and saves it; otherwise the lock is
+    has already locked the twin passes it and saves it; otherwise the lock is
     taken here and the new sequence saved on the way out.
     """
     if twin is not None:
@@ -205,7 +197,7 @@ def _send_frame(alert: Alert, sequence: int) -> None:
         try:
             async_to_sync(get_channel_layer().group_send)(group, frame)
         except Exception:
-            # The alert is stored; a page that misses this frame sees the
+            # The alert is stored; a page that misses this frame detects the
             # sequence jump and asks for a snapshot.
             logger.exception("alert frame for alert %s not sent", alert.pk)
 
@@ -390,7 +382,7 @@ def _open_alert(bed: Bed, kind: str) -> Alert | None:
 
 def _update_message(alert: Alert, message: str, now, twin) -> None:
     # Same priority, new detail (another parameter now scores 3): the alert
-    # keeps its state, so an acknowledgement still stands.
+    # keeps its state, so an acknowledgement remains in force.
     alert.message = message[:300]
     alert.save(update_fields=["message"])
     alert.bed = Bed.objects.select_related("ward").get(pk=alert.bed_id)
@@ -467,7 +459,7 @@ def apply_condition(
     now=None,
     twin: TwinState | None = None,
 ) -> Alert | None:
-    """Bring the bed's alert of ``kind`` in line with what the twin sees now.
+    """Bring the bed's alert of ``kind`` in line with the twin's current state.
 
     ``condition`` None means the condition is absent. An alert whose
     condition cleared, or fell to a lower priority, stays open until it has

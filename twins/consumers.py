@@ -134,10 +134,10 @@ class WardConsumer(AsyncJsonWebsocketConsumer):
 
     bed: Bed | None = None
 
-    async def _refuse(self, code: int) -> None:
+    async def _reject(self, code: int) -> None:
         # Browsers see only a failed handshake if the socket is closed before
         # it is accepted, so accept first and close with the code: the page
-        # then tells "log in again" apart from a network failure.
+        # then shows "log in again" instead of treating it as a network failure.
         await self.accept()
         await self.close(code=code)
 
@@ -145,20 +145,22 @@ class WardConsumer(AsyncJsonWebsocketConsumer):
         user = self.scope.get("user")
         kwargs = self.scope["url_route"]["kwargs"]
         if user is None or not user.is_authenticated:
-            await self._refuse(CLOSE_UNAUTHENTICATED)
+            await self._reject(CLOSE_UNAUTHENTICATED)
             return
         ward, allowed = await _load_ward(kwargs["ward"], user)
         if ward is None:
-            await self._refuse(CLOSE_NOT_FOUND)
+            await self._reject(CLOSE_NOT_FOUND)
             return
         if not allowed:
-            logger.info("user %s refused live view of ward %s", user.pk, ward.code)
-            await self._refuse(CLOSE_FORBIDDEN)
+            logger.info(
+                "user %s rejected from live view of ward %s", user.pk, ward.code
+            )
+            await self._reject(CLOSE_FORBIDDEN)
             return
         if "bed" in kwargs:
             self.bed = await _load_bed(ward, kwargs["bed"])
             if self.bed is None:
-                await self._refuse(CLOSE_NOT_FOUND)
+                await self._reject(CLOSE_NOT_FOUND)
                 return
         self.ward = ward
         await self.channel_layer.group_add(ward.group_name, self.channel_name)

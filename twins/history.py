@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from twins.errors import FieldValueError
 from twins.models import Bed, Observation, Patient
 from twins.news2 import PARAMETER_ORDER
 from twins.twin import score_twin
@@ -44,17 +45,8 @@ TREND_PARAMETERS = (
 )
 
 
-class HistoryError(ValueError):
+class HistoryError(FieldValueError):
     """An invalid history request; names the field, the value and what is allowed."""
-
-    def __init__(self, field: str, value, message: str):
-        self.field = field
-        self.value = value
-        self.message = message
-        super().__init__(f"{field}={value!r}: {message}")
-
-    def as_dict(self) -> dict:
-        return {"field": self.field, "value": self.value, "message": self.message}
 
 
 @dataclass(frozen=True)

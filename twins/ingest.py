@@ -170,7 +170,7 @@ def _reading_clock(latest: dict, now: datetime) -> datetime:
 def rescore(twin: TwinState, bed: Bed, patient: Patient | None) -> None:
     """Rescore a locked twin, update its NEWS2 alert and save it.
 
-    The caller holds the twin row (``select_for_update``). Alert frames take
+    The caller has locked the twin row (``select_for_update``). Alert frames take
     sequence numbers before the twin's own change, so the "bed.updated" frame
     sent after commit carries the highest one.
     """

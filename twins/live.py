@@ -206,6 +206,6 @@ def broadcast_beds(bed_ids: list[int]) -> None:
                 async_to_sync(layer.group_send)(ward.group_name, message)
             except Exception:
                 # The reading is stored and the twin updated; a page that
-                # misses this frame sees the sequence jump and asks for a
+                # misses this frame detects the sequence jump and asks for a
                 # snapshot.
                 logger.exception("live update for bed %s not sent", bed.code)

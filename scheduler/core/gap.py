@@ -27,7 +27,7 @@ SENSES = ("min", "max")
 
 @dataclass(frozen=True)
 class GapInstance:
-    """One GAP instance; ``sense`` says whether ``cost`` is minimised or maximised."""
+    """One GAP instance; ``sense`` states whether ``cost`` is minimised or maximised."""
 
     name: str
     cost: tuple[tuple[int, ...], ...]

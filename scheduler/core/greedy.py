@@ -143,26 +143,28 @@ def build_greedy(compact: Compact, improve: bool = True) -> State:
     """
     best = None
     for urgency_first in (True, False):
-        state = construct(compact, _cost_rule, True, urgency_first=urgency_first)
-        repair(state)
-        if not state.is_feasible():
-            repair_overload(state)
-        if state.is_feasible():
-            if improve:
-                descend(state)
-            if best is None or state.objective < best.objective - 1e-12:
-                best = state
+        state = _repaired(compact, _cost_rule, True, urgency_first, improve)
+        if state.is_feasible() and (
+            best is None or state.objective < best.objective - 1e-12
+        ):
+            best = state
     if best is not None:
         return best
-    for rule, per_room in ((_cost_rule, False), (_use_rule, False)):
-        state = construct(compact, rule, per_room, urgency_first=False)
-        repair(state)
-        if not state.is_feasible():
-            repair_overload(state)
+    for rule in (_cost_rule, _use_rule):
+        state = _repaired(compact, rule, False, False, improve)
         if state.is_feasible():
-            if improve:
-                descend(state)
             return state
+    return state
+
+
+def _repaired(compact, rule, per_room, urgency_first, improve) -> State:
+    """Construct a state, repair it and, if feasible and ``improve``, descend."""
+    state = construct(compact, rule, per_room, urgency_first=urgency_first)
+    repair(state)
+    if not state.is_feasible():
+        repair_overload(state)
+    if state.is_feasible() and improve:
+        descend(state)
     return state
 
 

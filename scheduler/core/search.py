@@ -36,7 +36,7 @@ class State:
         )
 
     def fits_after_removing(self, j: int, i: int, k: int) -> bool:
-        """Whether task ``j`` fits on node ``i`` once task ``k`` leaves it."""
+        """Return whether task ``j`` fits on node ``i`` once ``k`` leaves it."""
         use_j, use_k = self.compact.use[j][i], self.compact.use[k][i]
         load, limit = self.loads[i], self.limits[i]
         return all(load[r] - use_k[r] + use_j[r] <= limit[r] for r in range(len(load)))
@@ -301,7 +301,7 @@ def _excess(state: State, i: int, removed=None) -> float:
 
 
 def _swap_fits_target(state: State, j: int, a: int, k: int, b: int) -> bool:
-    """Whether node ``b`` has room for task ``j`` once task ``k`` leaves it."""
+    """Return whether node ``b`` has room for ``j`` once ``k`` leaves it."""
     use = state.compact.use
     load, limit = state.loads[b], state.limits[b]
     return all(

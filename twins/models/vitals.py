@@ -54,10 +54,10 @@ class Observation(models.Model):
 class TwinState(models.Model):
     """The live twin of the patient in one bed.
 
-    ``latest`` maps each parameter to its newest reading; ``news2`` holds the
+    ``latest`` maps each parameter to its newest reading; ``news2`` contains the
     score computed from it; ``forecast`` and ``anomalies`` come from the
     periodic twin tasks in ``twins.tasks``. ``sequence`` grows by one per
-    frame sent for the bed, so a page that sees a jump knows it missed a frame
+    frame sent for the bed, so a page that detects a jump has missed a frame
     and asks for a snapshot.
     """
 
