@@ -1,7 +1,10 @@
 """launch restarts a child that dies, and gives up on one that crash-loops."""
 
+import os
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError
@@ -9,6 +12,7 @@ from django.core.management import CommandError
 from medtwin.management.commands import launch
 from medtwin.management.commands.launch import Supervisor
 
+ROOT = Path(__file__).resolve().parents[2]
 QUICK_EXIT = [sys.executable, "-c", "raise SystemExit(3)"]
 LONG_RUNNING = [sys.executable, "-c", "import time; time.sleep(60)"]
 
@@ -47,3 +51,46 @@ def test_crash_loop_stops_everything(monkeypatch):
             supervisor.check(now + step)  # notices the exit
             supervisor.check(now + step)  # restarts it
     supervisor.stop()
+
+
+CHILD = """
+import os, signal, sys, time
+import django
+django.setup()
+from medtwin.management.commands.launch import _stop_with_parent
+done = sys.argv[1]
+def on_term(signum, frame):
+    open(done, "w").write("terminated")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, on_term)
+_stop_with_parent()
+open(done + ".ready", "w").write("ready")
+time.sleep(60)
+"""
+PARENT = "import subprocess, sys, time; subprocess.Popen(sys.argv[1:]); time.sleep(60)"
+
+
+def wait_for(path, seconds=30) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if path.exists():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_launch_stops_when_parent_killed(tmp_path):
+    done = tmp_path / "done"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "medtwin.test_settings"}
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, sys.executable, "-c", CHILD, str(done)],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    try:
+        assert wait_for(tmp_path / "done.ready")
+        parent.kill()
+        parent.wait()
+        assert wait_for(done)
+        assert done.read_text() == "terminated"
+    finally:
+        parent.kill()

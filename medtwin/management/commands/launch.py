@@ -1,5 +1,7 @@
 """Start the whole application and stop every process it started on Ctrl-C."""
 
+import ctypes
+import logging
 import os
 import signal
 import subprocess
@@ -13,7 +15,11 @@ from django.core.management.base import BaseCommand, CommandError
 from medtwin import embedded
 from medtwin.demo import seed_demo
 
+logger = logging.getLogger(__name__)
+
 STOP_TIMEOUT_SECONDS = 15
+# From <linux/prctl.h>.
+PR_SET_PDEATHSIG = 1
 # A child that dies is started again after a pause that doubles up to the
 # cap. One that dies this many times within the window is crash-looping, so
 # launch then stops everything rather than hide the fault.
@@ -90,6 +96,19 @@ def _raise_keyboard_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def _stop_with_parent() -> None:
+    """Ask Linux to send SIGTERM when the parent process (make) exits.
+
+    A signal sent to make alone, as ``timeout`` or ``kill`` do, would
+    otherwise leave launch and every child running without a parent.
+    """
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
+        logger.warning("prctl(PR_SET_PDEATHSIG) failed: errno %s", ctypes.get_errno())
+
+
 class Command(BaseCommand):
     help = (
         "Migrate, seed the demo ICU, then run the ASGI web server, a Celery "
@@ -137,6 +156,7 @@ class Command(BaseCommand):
         # A SIGTERM (from a process manager or `timeout`) stops everything
         # the same way Ctrl-C does, instead of orphaning the children.
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+        _stop_with_parent()
         try:
             supervisor.start()
             url = f"http://{options['host']}:{options['port']}/"
