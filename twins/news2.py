@@ -2,8 +2,8 @@
 
 Source: Royal College of Physicians. National Early Warning Score (NEWS) 2:
 Standardising the assessment of acute-illness severity in the NHS. London:
-RCP, 2017, Chart 1 (scoring) and Chart 4 (clinical response). The RCP asks to
-be acknowledged; this module implements the scoring logic, not the chart.
+RCP, 2017, Chart 1 (scoring) and Chart 4 (clinical response). The RCP requires
+acknowledgement. This module implements the scoring logic, not the chart.
 
 The chart defines whole numbers for respiration rate, SpO2, systolic blood
 pressure and pulse, and one decimal for temperature. Monitors report
