@@ -45,9 +45,7 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
-from datetime import UTC, datetime, timedelta
-from importlib import metadata
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,12 +71,13 @@ from django.contrib.auth.models import Group, User  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from scripts.common import machine, store_day  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.helpers import free_port, post_readings  # noqa: E402
 from twins.history import WINDOWS_SECONDS, Window, bed_history  # noqa: E402
 from twins.models import (  # noqa: E402
     Bed,
     DeviceToken,
-    Observation,
     Patient,
     TwinState,
     Ward,
@@ -90,29 +89,10 @@ DRAW_TIMEOUT_MS = 10_000
 FEED_INTERVAL_SECONDS = 1.0
 
 
-def machine() -> dict:
-    cpu = platform.processor() or "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+def postgresql_version() -> str:
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
-        postgres = cursor.fetchone()[0]
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "django": metadata.version("Django"),
-        "channels": metadata.version("channels"),
-        "daphne": metadata.version("daphne"),
-        "playwright": metadata.version("playwright"),
-        "postgresql": postgres,
-        "load_average_start": os.getloadavg(),
-    }
+        return cursor.fetchone()[0]
 
 
 def seed(beds: int, password: str) -> tuple[Ward, str]:
@@ -137,21 +117,6 @@ def seed(beds: int, password: str) -> tuple[Ward, str]:
     return ward, token
 
 
-def post(base_url: str, token: str, readings: list[dict]) -> None:
-    request = urllib.request.Request(
-        f"{base_url}/api/v1/observations",
-        data=json.dumps({"readings": readings}).encode(),
-        headers={
-            "Authorization": f"Bearer {token}",
-            "Content-Type": "application/json",
-        },
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        if response.status != 201:
-            raise RuntimeError(f"POST returned HTTP {response.status}")
-
-
 def feed(base_url: str, token: str, beds: list[str], stop: threading.Event) -> None:
     """Post normal vitals for ``beds`` once a second until ``stop`` is set."""
     while not stop.is_set():
@@ -167,14 +132,12 @@ def feed(base_url: str, token: str, beds: list[str], stop: threading.Event) -> N
                 reading = {"bed": bed, "device": f"feed-{bed}", "timestamp": now}
                 reading.update(parameter=parameter, value=value, unit=unit)
                 readings.append(reading)
-        post(base_url, token, readings)
+        post_readings(base_url, token, readings)
         stop.wait(max(0.0, FEED_INTERVAL_SECONDS - (time.monotonic() - started)))
 
 
 def start_daphne() -> tuple[subprocess.Popen, str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = dict(os.environ, MEDTWIN_USE_TEST_DATABASE="1")
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE")
     process = subprocess.Popen(
@@ -237,10 +200,10 @@ def measure(browser, base_url, ward, token, samples, password) -> list[dict]:
             value = 60 + index % 2
             page.evaluate(WATCH_SCRIPT, [selector, f"{value} /min"])
             sent = time.time()
-            post(base_url, token, [{"bed": watched, "device": "bench-watched",
-                                    "timestamp": timezone.now().isoformat(),
-                                    "parameter": "heart_rate", "value": value,
-                                    "unit": "/min"}])  # fmt: skip
+            post_readings(base_url, token, [{"bed": watched, "device": "bench-watched",
+                                             "timestamp": timezone.now().isoformat(),
+                                             "parameter": "heart_rate", "value": value,
+                                             "unit": "/min"}])  # fmt: skip
             page.wait_for_function(
                 "window.benchDrawnAt !== null", timeout=DRAW_TIMEOUT_MS
             )
@@ -256,38 +219,13 @@ def measure(browser, base_url, ward, token, samples, password) -> list[dict]:
     return results
 
 
-def store_day(bed: Bed) -> int:
-    """Store 24 hours of 1 Hz numerics for ``bed``, ending now; return the count."""
-    patient = Patient.objects.get(bed=bed, discharged_at__isnull=True)
-    end = timezone.now()
-    rows = []
-    for parameter, base, unit in (
-        ("heart_rate", 80, "/min"),
-        ("pulse_rate", 80, "/min"),
-        ("resp_rate", 16, "/min"),
-        ("spo2", 96, "%"),
-    ):
-        for second in range(WINDOWS_SECONDS["24h"]):
-            rows.append(
-                Observation(
-                    bed=bed, patient=patient, device="bench-day", parameter=parameter,
-                    value=base + random.randint(-3, 3), unit=unit,
-                    observed_at=end - timedelta(seconds=second), source="replay",
-                )
-            )  # fmt: skip
-    Observation.objects.bulk_create(rows, batch_size=10_000)
-    # Autovacuum would analyze the table soon after such an insert. Without
-    # statistics the planner takes the bed for nearly empty and sorts on disk.
-    with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {Observation._meta.db_table}")
-    return len(rows)
-
-
 def measure_history(browser, base_url, password, repeats) -> dict:
     """Time the history of a bed holding a day of 1 Hz data, server and browser."""
     ward, _ = seed(1, password)
     bed = ward.beds.get()
-    result = {"readings": store_day(bed), "server": {}, "browser": {}}
+    parameters = ("heart_rate", "pulse_rate", "resp_rate", "spo2")
+    readings = store_day(bed, parameters, device="bench-day", end=timezone.now())
+    result = {"readings": readings, "server": {}, "browser": {}}
     for name in WINDOWS_SECONDS:
         times_ms, size = [], 0
         for _ in range(repeats):
@@ -362,7 +300,11 @@ def main() -> None:
     connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     password = secrets.token_urlsafe(12)
     report = {
-        "machine": machine(),
+        "machine": {
+            **machine("Django", "channels", "daphne", "playwright"),
+            "os": platform.platform(),
+            "postgresql": postgresql_version(),
+        },
         "started": datetime.now(UTC).isoformat(),
         "runs": [],
     }

@@ -39,6 +39,9 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from scripts.common import cpu_model  # noqa: E402
+
 BEDS_PER_WARD = 12
 POLL_SECONDS = 0.01
 RUN_TIMEOUT_SECONDS = 600
@@ -157,14 +160,7 @@ def bench(beds: int, solvers: list[str], repeats: int) -> list[tuple]:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     return f"{cpu}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}"
 
 

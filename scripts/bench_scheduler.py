@@ -22,45 +22,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from scheduler import cli  # noqa: E402
+from scripts.common import machine  # noqa: E402
 
 GAP_DATA = ROOT / "tests" / "data" / "gap"
 SMALL_GAP_FILES = [f"gap{k}.txt" for k in range(1, 13)]
 TYPED_GAP_FILES = ["gapa.txt", "gapb.txt", "gapc.txt", "gapd.txt"]
-
-
-def machine() -> dict:
-    cpu = platform.processor() or "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    memory_gib = None
-    meminfo = Path("/proc/meminfo")
-    if meminfo.exists():
-        total_kib = int(meminfo.read_text().split()[1])
-        memory_gib = round(total_kib / 2**20, 1)
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gib": memory_gib,
-        "python": platform.python_version(),
-        "pulp": metadata.version("PuLP"),
-        "highspy": metadata.version("highspy"),
-        "load_average_start": os.getloadavg(),
-    }
 
 
 def run_wards(patients, seeds, time_limit_s, label):
@@ -221,7 +196,7 @@ def main() -> None:
 
     quick = arguments.quick
     started = time.perf_counter()
-    info = machine()
+    info = machine("PuLP", "highspy")
     results = {"machine": info}
 
     results["small_wards"] = run_wards(

@@ -30,6 +30,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import wfdb  # noqa: E402
 
+from scripts.common import cpu_model  # noqa: E402
 from twins import anomaly, ecg, forecast  # noqa: E402
 from twins.numerics import BIDMC_DIR, bidmc_paths, read_bidmc  # noqa: E402
 from twins.vitals import PARAMETERS  # noqa: E402
@@ -246,13 +247,8 @@ def report_forecast(frames: list[pd.DataFrame]) -> None:
 
 
 def report_machine() -> None:
-    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
-    model = next(
-        (line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line),
-        "unknown CPU",
-    )
     print(
-        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {model}, "
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {cpu_model()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, "
         f"NumPy {np.__version__}, wfdb {wfdb.__version__}.\n"
     )

@@ -68,6 +68,8 @@ from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from medtwin.roles import NURSE  # noqa: E402
+from scripts.common import cpu_model, store_day  # noqa: E402
+from tests.helpers import free_port  # noqa: E402
 from twins.models import Bed, DeviceToken, Observation, Patient, TwinState, Ward  # noqa: E402
 from twins.replay import Replay, available_records, load_record  # noqa: E402
 
@@ -77,7 +79,6 @@ NURSE_NAME = "load-nurse"
 MEMORY_SAMPLE_SECONDS = 10
 CHURN_EVERY_SECONDS = 10
 DRAIN_SECONDS = 5
-HISTORY_SECONDS = 24 * 3600
 
 
 def positive_int(text: str) -> int:
@@ -133,29 +134,6 @@ def prepare(beds: int) -> tuple[list[Ward], dict[str, str], str, str]:
     return wards, bed_wards, token, password
 
 
-def store_day(bed_code: str) -> int:
-    """Store 24 hours of 1 Hz numerics for a bed, ending a minute ago."""
-    bed = Bed.objects.get(code=bed_code)
-    patient = Patient.objects.get(bed=bed, discharged_at__isnull=True)
-    end = timezone.now() - timezone.timedelta(minutes=1)
-    rows = [
-        Observation(
-            bed=bed, patient=patient, device="load-day", parameter=parameter,
-            value=base + second % 5, unit=unit,
-            observed_at=end - timezone.timedelta(seconds=second), source="replay",
-        )
-        for parameter, base, unit in (
-            ("heart_rate", 80, "/min"), ("resp_rate", 16, "/min"), ("spo2", 96, "%"),
-        )
-        for second in range(HISTORY_SECONDS)
-    ]  # fmt: skip
-    Observation.objects.bulk_create(rows, batch_size=10_000)
-    with connection.cursor() as cursor:
-        # Fresh statistics, or the planner takes the bed for nearly empty.
-        cursor.execute(f"ANALYZE {Observation._meta.db_table}")
-    return len(rows)
-
-
 async def read_history(session, base, ward_code, bed_code, tally, stop_at):
     """Fetch a bed's 24 h history again and again until the run ends."""
     url = f"{base}/wards/{ward_code}/beds/{bed_code}/history?window=24h"
@@ -167,12 +145,6 @@ async def read_history(session, base, ward_code, bed_code, tally, stop_at):
                 tally.errors[f"history HTTP {response.status}"] += 1
                 continue
         tally.history_ms.append((time.monotonic() - started) * 1000)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start_server(port: int, log_path: Path) -> subprocess.Popen:
@@ -485,7 +457,7 @@ def report(args, tally, wards, bed_ward) -> dict:
     delays_ms = [delay * 1000 for delay in tally.delays]
     return {
         "machine": {
-            "cpu": platform.processor() or platform.machine(),
+            "cpu": cpu_model(),
             "cores": os.cpu_count(),
             "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
             "python": platform.python_version(),
@@ -542,7 +514,12 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     wards, bed_ward, token, password = prepare(args.beds)
     if args.history_readers:
-        store_day(list(bed_ward)[-1])
+        store_day(
+            Bed.objects.get(code=list(bed_ward)[-1]),
+            ("heart_rate", "resp_rate", "spo2"),
+            device="load-day",
+            end=timezone.now() - timezone.timedelta(minutes=1),
+        )
     port = free_port()
     log_path = ROOT / "var" / "load-daphne.log"
     log_path.parent.mkdir(exist_ok=True)

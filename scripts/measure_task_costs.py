@@ -23,6 +23,7 @@ import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 import wfdb  # noqa: E402
 
+from scripts.common import cpu_model, memory_gib  # noqa: E402
 from twins import ecg, forecast, news2  # noqa: E402
 from twins.numerics import BIDMC_DIR, read_bidmc  # noqa: E402
 from twins.task_costs import COSTS_PATH, TASKS, assumed_mips  # noqa: E402
@@ -83,11 +84,6 @@ def _time(function, runs: int) -> float:
 
 def _machine() -> dict:
     cpuinfo = Path("/proc/cpuinfo").read_text()
-    model = next(
-        line.split(":", 1)[1].strip()
-        for line in cpuinfo.splitlines()
-        if line.startswith("model name")
-    )
     bogomips = float(
         next(
             line.split(":", 1)[1]
@@ -95,12 +91,11 @@ def _machine() -> dict:
             if line.lower().startswith("bogomips")
         )
     )
-    memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
     return {
-        "cpu_model": model,
+        "cpu_model": cpu_model(),
         "cores": os.cpu_count(),
         "bogomips": bogomips,
-        "memory_gb": round(memory_kb / 1024**2, 1),
+        "memory_gb": memory_gib(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "scipy": scipy.__version__,

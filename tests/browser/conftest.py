@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.helpers import free_port
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SERVER_START_TIMEOUT_SECONDS = 30
@@ -27,16 +29,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def asgi_server(django_db_setup, django_db_blocker):
     """Daphne serving the application on the test database; yields its URL."""
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ)
     env["DJANGO_SETTINGS_MODULE"] = "medtwin.test_settings"
     env["MEDTWIN_USE_TEST_DATABASE"] = "1"

@@ -1,9 +1,7 @@
 """Nurses' pages in Chromium: posted readings, alert actions, reconnection, panel."""
 
-import json
 import re
 import threading
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -13,6 +11,7 @@ from django.db import connections
 from django.utils import timezone
 
 from tests.browser.test_ward_live import log_in
+from tests.helpers import post_readings
 from twins import alerts
 from twins.models import Alert, DeviceToken, TwinState
 
@@ -21,21 +20,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 WAIT_MS = 15_000
 # Device tokens of this test module, by bed; tokens are stored hashed.
 TOKENS: dict[str, str] = {}
-
-
-def post_readings(base_url: str, token: str, readings: list[dict]) -> dict:
-    request = urllib.request.Request(
-        f"{base_url}/api/v1/observations",
-        data=json.dumps({"readings": readings}).encode(),
-        headers={
-            "Authorization": f"Bearer {token}",
-            "Content-Type": "application/json",
-        },
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 201
-        return json.loads(response.read())
 
 
 def post_vitals(base_url, bed_code, heart_rate, resp_rate, spo2) -> None:

