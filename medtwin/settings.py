@@ -243,6 +243,13 @@ if not SCHEDULED_SOLVERS or not set(SCHEDULED_SOLVERS) <= {"exact", "greedy", "h
 TASK_DEMANDS = env_choice("MEDTWIN_TASK_DEMANDS", "measured", ("measured", "published"))
 EXACT_TIME_LIMIT_SECONDS = env_int("MEDTWIN_EXACT_TIME_LIMIT_SECONDS", 20, 1, 200)
 SIGNAL_LOST_SECONDS = env_int("MEDTWIN_SIGNAL_LOST_SECONDS", 30, 5, 3600)
+# Trend history is the heaviest read. Each web process computes at most this
+# many at once, so a burst of history requests leaves CPU and database
+# sessions to ingestion and live frames. Further requests wait, then get a
+# 503 with Retry-After. A query running past the timeout gets the same 503.
+HISTORY_CONCURRENCY = env_int("MEDTWIN_HISTORY_CONCURRENCY", 1, 1, 64)
+HISTORY_WAIT_SECONDS = env_int("MEDTWIN_HISTORY_WAIT_SECONDS", 10, 0, 300)
+HISTORY_TIMEOUT_SECONDS = env_int("MEDTWIN_HISTORY_TIMEOUT_SECONDS", 10, 1, 300)
 # An alert not acknowledged within this many seconds escalates on its own.
 ALERT_ESCALATE_AFTER_SECONDS = {
     "high": env_int("MEDTWIN_ESCALATE_HIGH_SECONDS", 60, 10, 3600),

@@ -1,10 +1,13 @@
 import logging
+import threading
 
 from django.conf import settings
+from django.db import OperationalError, connection, transaction
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from psycopg.errors import QueryCanceled
 
 from medtwin.roles import ADMIN, AUDITOR, NURSE, role_required, user_role
 from twins.alerts import thresholds
@@ -18,6 +21,7 @@ from twins.vitals import Source
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 2_000_000
+HISTORY_RETRY_AFTER_SECONDS = 2
 
 
 def visible_wards(user):
@@ -90,19 +94,73 @@ def bed_panel(request, code, bed):
     )
 
 
-# NOTE: history is computed in the web process. A few clients fetching 24 h
-# windows back to back slow every page's live frames (docs/reliability.md);
-# it should be computed elsewhere or rationed per process.
+_history_slots: dict[int, threading.BoundedSemaphore] = {}
+_history_slots_lock = threading.Lock()
+
+
+def history_slots() -> threading.BoundedSemaphore:
+    """Return this process's limit on history computations running at once."""
+    size = settings.HISTORY_CONCURRENCY
+    with _history_slots_lock:
+        return _history_slots.setdefault(size, threading.BoundedSemaphore(size))
+
+
 @role_required(NURSE, ADMIN)
 def bed_history_json(request, code, bed):
-    """Return the bed's downsampled trends and NEWS2 over ``?window=``."""
+    """Return the bed's downsampled trends and NEWS2 over ``?window=``.
+
+    History waits for one of a few slots per process and runs under a
+    statement timeout, so a burst of it, or one slow query, cannot take the
+    CPU and the database from ingestion and live frames.
+    """
     ward, bed = _visible_bed(request.user, code, bed)
     try:
         window = _history_window(request.GET)
     except HistoryError as error:
         logger.info("history of bed %s rejected: %s", bed.code, error)
         return JsonResponse({"errors": [error.as_dict()]}, status=400)
-    return JsonResponse(bed_history(bed, window))
+    slots = history_slots()
+    if not slots.acquire(timeout=settings.HISTORY_WAIT_SECONDS):
+        logger.warning(
+            "history of bed %s over %s rejected: %d still running after %d s",
+            bed.code, window.name, settings.HISTORY_CONCURRENCY,
+            settings.HISTORY_WAIT_SECONDS,
+        )  # fmt: skip
+        return _history_busy(window, "the server is computing other histories")
+    try:
+        history = _history_within_timeout(bed, window)
+    except OperationalError as error:
+        if not isinstance(error.__cause__, QueryCanceled):
+            raise
+        logger.warning(
+            "history of bed %s over %s cancelled after %d s",
+            bed.code, window.name, settings.HISTORY_TIMEOUT_SECONDS,
+        )  # fmt: skip
+        limit = settings.HISTORY_TIMEOUT_SECONDS
+        return _history_busy(window, f"the query ran past {limit} s and was cancelled")
+    finally:
+        slots.release()
+    return JsonResponse(history)
+
+
+def _history_within_timeout(bed, window: Window) -> dict:
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            # SET takes no bind parameters; set_config does, and its third
+            # argument ends the limit with this transaction.
+            cursor.execute(
+                "SELECT set_config('statement_timeout', %s, true)",
+                [f"{round(settings.HISTORY_TIMEOUT_SECONDS * 1000)}ms"],
+            )
+        return bed_history(bed, window)
+
+
+def _history_busy(window: Window, reason: str) -> JsonResponse:
+    response = _error(
+        503, "window", window.name, f"history not available now: {reason}; retry"
+    )
+    response["Retry-After"] = str(HISTORY_RETRY_AFTER_SECONDS)
+    return response
 
 
 def _history_window(query) -> Window:

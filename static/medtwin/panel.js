@@ -179,16 +179,29 @@
     Plotly.react(div, plotted, chartLayout, { displaylogo: false, responsive: true });
   }
 
+  let historyRetry = null;
+
   async function loadHistory() {
     const status = document.getElementById("history-status");
-    status.textContent = "loading " + windowName + "…";
+    const requested = windowName;
+    clearTimeout(historyRetry);
+    status.textContent = "loading " + requested + "…";
     let response;
     try {
-      response = await fetch(historyUrl + "?window=" + encodeURIComponent(windowName), {
+      response = await fetch(historyUrl + "?window=" + encodeURIComponent(requested), {
         headers: { Accept: "application/json" },
       });
     } catch (error) {
       status.textContent = "history not loaded: the server did not answer";
+      return;
+    }
+    if (requested !== windowName) return;
+    if (response.status === 503) {
+      // The server rations history so live frames stay current. A random
+      // extra wait keeps the panels from retrying at the same moment.
+      const seconds = (Number(response.headers.get("Retry-After")) || 2) * (1 + Math.random());
+      status.textContent = "history busy on the server; retrying in " + Math.ceil(seconds) + " s";
+      historyRetry = setTimeout(loadHistory, seconds * 1000);
       return;
     }
     if (response.redirected || !response.ok) {

@@ -8,6 +8,8 @@ from medtwin.staticfinders import STATIC_PATH
 from scheduler.models import Placement, PlanningRun
 from tests.conftest import _user
 from twins.ingest import ingest
+from twins.models import Bed, Observation, Patient
+from twins.views import HISTORY_RETRY_AFTER_SECONDS, history_slots
 from twins.vitals import Source
 
 PANEL = "/wards/icu-1/beds/icu1-bed01/"
@@ -122,3 +124,50 @@ def test_ward_snapshot_shows_tasks_tier(demo_icu, nurse):
         {"task": "ecg_sync", "tier": "edge", "node": edge.name}
     ]
     assert beds["icu1-bed02"]["placement"] is None
+
+
+def test_history_busy_when_every_slot_taken(ward, nurse, settings):
+    settings.HISTORY_CONCURRENCY = 1
+    settings.HISTORY_WAIT_SECONDS = 0
+    slots = history_slots()
+    assert slots.acquire(timeout=1)
+    try:
+        response = client_for(nurse).get(HISTORY + "?window=6h")
+    finally:
+        slots.release()
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == str(HISTORY_RETRY_AFTER_SECONDS)
+    error = response.json()["errors"][0]
+    assert (error["field"], error["value"]) == ("window", "6h")
+    assert "computing other histories" in error["message"]
+    assert client_for(nurse).get(HISTORY + "?window=6h").status_code == 200
+
+
+def test_history_query_past_timeout_cancelled(ward, nurse, settings):
+    bed = Bed.objects.get(code="icu1-bed01")
+    patient = Patient.objects.get(bed=bed, discharged_at__isnull=True)
+    now = timezone.now()
+    Observation.objects.bulk_create(
+        Observation(
+            bed=bed, patient=patient, device="monitor-bed01", parameter=parameter,
+            value=70.0 + second % 9, unit="/min", source="device",
+            observed_at=now - timezone.timedelta(seconds=second),
+        )
+        for parameter in ("heart_rate", "pulse_rate", "resp_rate", "spo2")
+        for second in range(1, 3600)
+    )  # fmt: skip
+    settings.HISTORY_TIMEOUT_SECONDS = 0.001
+
+    response = client_for(nurse).get(HISTORY + "?window=1h")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == str(HISTORY_RETRY_AFTER_SECONDS)
+    error = response.json()["errors"][0]
+    assert (error["field"], error["value"]) == ("window", "1h")
+    assert "ran past 0.001 s and was cancelled" in error["message"]
+    # The cancelled transaction is rolled back; the session is usable again.
+    settings.HISTORY_TIMEOUT_SECONDS = 10
+    response = client_for(nurse).get(HISTORY + "?window=1h")
+    assert response.status_code == 200
+    assert len(response.json()["vitals"]["heart_rate"]["v"]) > 300

@@ -8,7 +8,7 @@ from twins.models.alerts import (
 )
 from twins.models.clinical import Spo2ScaleDecision
 from twins.models.devices import DeviceToken
-from twins.models.vitals import Observation, TwinState
+from twins.models.vitals import Observation, ObservationRollup, TwinState
 from twins.models.wards import Bed, Patient, Ward
 from twins.models.waveforms import EcgChunk
 
@@ -22,6 +22,7 @@ __all__ = [
     "DeviceToken",
     "EcgChunk",
     "Observation",
+    "ObservationRollup",
     "Patient",
     "Priority",
     "Spo2ScaleDecision",
