@@ -197,7 +197,9 @@ else:
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # channels_redis's layer, except that a page closing while it pops for
+        # the process no longer loses the frame (medtwin/channel_layer.py).
+        "BACKEND": "medtwin.channel_layer.ShieldedRedisChannelLayer",
         "CONFIG": {
             # redis-py 8 reads with a 5 s socket timeout by default, the same
             # as the layer's blocking pop, so an idle consumer could time out
@@ -338,5 +340,8 @@ LOGGING = {
         "scheduler": {"level": LOG_LEVEL},
         "django.request": {"level": "WARNING"},
         "pgserver": {"level": "WARNING"},
+        # channels_redis logs at INFO each group message it drops because a
+        # process's channel is full.
+        "channels_redis": {"level": "INFO"},
     },
 }

@@ -261,11 +261,12 @@ class WardConsumer(AsyncJsonWebsocketConsumer):
     def _wants(self, bed_code: str) -> bool:
         return self.bed is None or self.bed.code == bed_code
 
-    async def bed_updated(self, event):
-        if self._wants(event["bed"]["bed"]):
-            await self.send_json(
-                {"type": BED_UPDATED, "bed": event["bed"], "sent_at": _now_iso()}
-            )
+    async def beds_updated(self, event):
+        for bed in event["beds"]:
+            if self._wants(bed["bed"]):
+                await self.send_json(
+                    {"type": BED_UPDATED, "bed": bed, "sent_at": _now_iso()}
+                )
 
     async def alert_updated(self, event):
         if self._wants(event["bed"]):

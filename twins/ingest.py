@@ -9,7 +9,15 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from twins import alerts, live
-from twins.models import AlertKind, Bed, Patient, Spo2ScaleDecision, TwinState
+from twins.models import (
+    Alert,
+    AlertKind,
+    AlertState,
+    Bed,
+    Patient,
+    Spo2ScaleDecision,
+    TwinState,
+)
 from twins.signals import risk_band_changed
 from twins.twin import merge_latest, score_twin
 from twins.vitals import FieldError, Reading, parse_reading
@@ -167,12 +175,19 @@ def _reading_clock(latest: dict, now: datetime) -> datetime:
     return min(max(times), now) if times else now
 
 
-def rescore(twin: TwinState, bed: Bed, patient: Patient | None) -> None:
+def rescore(
+    twin: TwinState,
+    bed: Bed,
+    patient: Patient | None,
+    news2_alert_open: bool = True,
+) -> None:
     """Rescore a locked twin, update its NEWS2 alert and save it.
 
     The caller has locked the twin row (``select_for_update``). Alert frames take
     sequence numbers before the twin's own change, so the "bed.updated" frame
-    sent after commit carries the highest one.
+    sent after commit carries the highest one. A caller that knows the bed
+    has no open NEWS2 alert passes ``news2_alert_open=False``, and the alert
+    is then only looked at when the new score raises one.
     """
     old_band = twin.news2.get("band")
     now = timezone.now()
@@ -181,9 +196,10 @@ def rescore(twin: TwinState, bed: Bed, patient: Patient | None) -> None:
         patient.spo2_scale if patient else 1,
         _reading_clock(twin.latest, now),
     )
-    alerts.update_news2_alert(
-        bed, patient, twin.news2, now=_reading_clock(twin.latest, now), twin=twin
-    )
+    if news2_alert_open or alerts.news2_condition(twin.news2) is not None:
+        alerts.update_news2_alert(
+            bed, patient, twin.news2, now=_reading_clock(twin.latest, now), twin=twin
+        )
     twin.sequence += 1
     twin.updated_at = now
     twin.save(update_fields=["latest", "news2", "sequence", "updated_at"])
@@ -203,9 +219,17 @@ def _update_twins(resolved) -> list[int]:
         by_bed[bed.pk].append((reading, patient))
         beds[bed.pk] = bed
     changed = []
-    # Lock twins in bed order so two concurrent batches cannot deadlock.
+    twins = _lock_twins(sorted(by_bed))
+    # Every alert change takes its twin's lock first (alerts._twin_locked), so
+    # with the batch's twins locked this set stays true until the commit.
+    # Beds without an open alert then skip the per-alert queries.
+    open_alerts = set(
+        Alert.objects.filter(bed_id__in=by_bed)
+        .exclude(state=AlertState.RESOLVED)
+        .values_list("bed_id", "kind")
+    )
     for bed_id in sorted(by_bed):
-        twin, _ = TwinState.objects.select_for_update().get_or_create(bed_id=bed_id)
+        twin = twins[bed_id]
         moved = False
         for reading, _patient in by_bed[bed_id]:
             moved |= merge_latest(
@@ -218,12 +242,36 @@ def _update_twins(resolved) -> list[int]:
             )
         if not moved:
             continue
-        alerts.clear_condition(
-            beds[bed_id], AlertKind.SIGNAL_LOST, "cleared: data received", twin=twin
+        if (bed_id, AlertKind.SIGNAL_LOST) in open_alerts:
+            alerts.clear_condition(
+                beds[bed_id], AlertKind.SIGNAL_LOST, "cleared: data received", twin=twin
+            )
+        rescore(
+            twin,
+            beds[bed_id],
+            by_bed[bed_id][0][1],
+            news2_alert_open=(bed_id, AlertKind.NEWS2) in open_alerts,
         )
-        rescore(twin, beds[bed_id], by_bed[bed_id][0][1])
         changed.append(bed_id)
     return changed
+
+
+def _lock_twins(bed_ids: list[int]) -> dict[int, TwinState]:
+    """Lock the twins of ``bed_ids`` in bed order, creating missing ones.
+
+    ``ORDER BY bed_id ... FOR UPDATE`` takes the row locks in that order, the
+    same in every batch, so two concurrent batches cannot deadlock.
+    """
+    query = TwinState.objects.select_for_update().order_by("bed_id")
+    locked = {twin.bed_id: twin for twin in query.filter(bed_id__in=bed_ids)}
+    missing = [bed_id for bed_id in bed_ids if bed_id not in locked]
+    if missing:
+        # Only a bed created without its twin gets here.
+        TwinState.objects.bulk_create(
+            [TwinState(bed_id=bed_id) for bed_id in missing], ignore_conflicts=True
+        )
+        locked.update({twin.bed_id: twin for twin in query.filter(bed_id__in=missing)})
+    return locked
 
 
 def ingest(batch: object, source: str, entered_by=None) -> IngestResult:

@@ -24,6 +24,9 @@ from twins.models import Alert, AlertState, Bed, Patient, Ward
 logger = logging.getLogger(__name__)
 
 BED_UPDATED = "bed.updated"
+# The group message of one batch: a ward's changed beds together, which each
+# consumer sends to its page as one "bed.updated" frame per bed.
+BEDS_UPDATED = "beds.updated"
 WARD_SNAPSHOT = "ward.snapshot"
 BED_SNAPSHOT = "bed.snapshot"
 PRIORITY_ORDER = {"high": 0, "medium": 1, "low": 2}
@@ -190,22 +193,37 @@ def one_bed_snapshot(bed: Bed) -> dict:
 
 
 def broadcast_beds(bed_ids: list[int]) -> None:
-    """Send each bed's new state to its ward's group."""
+    """Send the new state of ``bed_ids`` to their wards' groups.
+
+    Each ward gets one group message for all its changed beds, so a batch
+    from a ward gateway costs one Redis call and one message in every
+    process's channel, not one per bed.
+    """
     if not bed_ids:
         return
-    layer = get_channel_layer()
-    beds = list(Bed.objects.select_related("twin", "ward").filter(pk__in=bed_ids))
+    beds = list(
+        Bed.objects.select_related("twin", "ward").filter(pk__in=bed_ids).order_by("pk")
+    )
     by_ward: dict[int, list[Bed]] = {}
     for bed in beds:
         by_ward.setdefault(bed.ward_id, []).append(bed)
-    for ward_beds in by_ward.values():
-        ward = ward_beds[0].ward
-        for bed, snapshot in zip(ward_beds, snapshots(ward, ward_beds), strict=True):
-            message = {"type": BED_UPDATED, "bed": snapshot}
-            try:
-                async_to_sync(layer.group_send)(ward.group_name, message)
-            except Exception:
-                # The reading is stored and the twin updated; a page that
-                # misses this frame detects the sequence jump and asks for a
-                # snapshot.
-                logger.exception("live update for bed %s not sent", bed.code)
+    messages = [
+        (ward_beds[0].ward, snapshots(ward_beds[0].ward, ward_beds))
+        for ward_beds in by_ward.values()
+    ]
+    async_to_sync(_send_to_wards)(messages)
+
+
+async def _send_to_wards(messages: list[tuple[Ward, list[dict]]]) -> None:
+    layer = get_channel_layer()
+    for ward, beds in messages:
+        message = {"type": BEDS_UPDATED, "beds": beds}
+        try:
+            await layer.group_send(ward.group_name, message)
+        except Exception:
+            # The readings are stored and the twins updated. A page that
+            # misses these frames detects the sequence jump and resyncs.
+            logger.exception(
+                "live update of ward %s not sent (beds %s)",
+                ward.code, ", ".join(bed["bed"] for bed in beds),
+            )  # fmt: skip

@@ -5,11 +5,14 @@ silently stop being current.
 """
 
 import asyncio
+import threading
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from channels_redis.core import RedisChannelLayer
+from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
@@ -100,7 +103,8 @@ async def test_full_channel_shows_as_sequence_gap(ward):
                 message = await asyncio.wait_for(layer.receive(channel), 1)
             except TimeoutError:
                 break
-            received.append(message["bed"]["sequence"])
+            [bed] = message["beds"]
+            received.append(bed["sequence"])
         assert len(received) == capacity < sent
         assert received == sorted(received)
 
@@ -108,8 +112,9 @@ async def test_full_channel_shows_as_sequence_gap(ward):
         await sync_to_async(post_heart_rate)("icu1-bed07", 88, sent)
         message = await asyncio.wait_for(layer.receive(channel), 5)
         latest = await sync_to_async(TwinState.objects.get)(bed__code="icu1-bed07")
-        assert message["bed"]["sequence"] == latest.sequence == sent + 1
-        assert message["bed"]["sequence"] > received[-1] + 1
+        [bed] = message["beds"]
+        assert bed["sequence"] == latest.sequence == sent + 1
+        assert bed["sequence"] > received[-1] + 1
     finally:
         await layer.group_discard(ward.group_name, channel)
 
@@ -151,3 +156,47 @@ async def test_bad_socket_message_keeps_socket(ward, nurse, text):
         assert "value" in error
         assert error["message"]
     await socket.disconnect()
+
+
+def group_send_blocking(group: str, message: dict) -> None:
+    """Send ``message`` from another thread while this event loop is blocked.
+
+    A blocked loop is a busy daphne: Redis hands the message to the consumer
+    waiting in BZPOPMIN before that consumer's task can run again.
+    """
+    config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
+
+    async def send():
+        sender = RedisChannelLayer(**config)
+        await sender.group_send(group, message)
+        await sender.close_pools()
+
+    thread = threading.Thread(target=asyncio.run, args=(send(),))
+    thread.start()
+    thread.join()
+
+
+async def test_page_closing_while_popping_loses_no_frame():
+    layer = get_channel_layer()
+    group = "test-closing-page"
+    closing, staying = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add(group, closing)
+    await layer.group_add(group, staying)
+    # The first receiver takes the receive lock and pops for the process.
+    popping = asyncio.ensure_future(layer.receive(closing))
+    await asyncio.sleep(0.2)
+    waiting = asyncio.ensure_future(layer.receive(staying))
+    await asyncio.sleep(0.2)
+    try:
+        await layer.group_discard(group, closing)
+        group_send_blocking(group, {"type": "bed.updated", "sequence": 1})
+        # Channels cancels the receive of a consumer whose socket closed.
+        popping.cancel()
+
+        message = await asyncio.wait_for(waiting, 7)
+
+        assert message == {"type": "bed.updated", "sequence": 1}
+    finally:
+        waiting.cancel()
+        await layer.group_discard(group, staying)
+        await layer.flush()

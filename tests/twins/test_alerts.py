@@ -290,13 +290,14 @@ def test_alert_frames_share_bed_sequence(
     assert raised["bed"] == BED
     assert raised["alert"]["priority"] == "high"
     assert raised["alert"]["state"] == "active"
-    assert updated["type"] == "bed.updated"
-    assert updated["bed"]["sequence"] == raised["sequence"] + 1
+    assert updated["type"] == "beds.updated"
+    [bed] = updated["beds"]
+    assert bed["sequence"] == raised["sequence"] + 1
 
     with django_capture_on_commit_callbacks(execute=True):
         alerts.acknowledge(Alert.objects.get(), nurse)
     [acknowledged] = ward_listener.drain()
-    assert acknowledged["sequence"] == updated["bed"]["sequence"] + 1
+    assert acknowledged["sequence"] == bed["sequence"] + 1
     assert acknowledged["alert"]["state"] == "acknowledged"
     assert acknowledged["alert"]["acknowledged_by"] == nurse.username
     twin = TwinState.objects.get(bed__code=BED)
