@@ -278,11 +278,14 @@
       socket = new WebSocket(scheme + location.host + path + query);
       socket.onopen = function () {
         retry = 0;
-        setStatus("live", "live");
+        setStatus("connecting", "connected, loading current data");
       };
       socket.onmessage = function (event) {
         const message = JSON.parse(event.data);
         if (message.sent_at) lastSentAt = message.sent_at;
+        // "live" only once the snapshot is in: until then the page still
+        // shows what it had before the connection dropped.
+        if (/\.snapshot$/.test(message.type)) setStatus("live", "live");
         const handler = handlers[message.type];
         if (handler) handler(message);
       };
