@@ -320,7 +320,8 @@ def checked_result(problem: core.Problem, solver: str, result):
             f"{solver} placement failed the feasibility check ({violations[0].message})"
         )
     elif not result.has_solution:
-        reason = f"{solver} ended with status {result.status.value} and no placement"
+        detail = result.reasons[0] if result.reasons else result.status.value
+        reason = f"{solver} ended with no placement ({detail})"
     else:
         reason = (
             f"{solver} hit its time limit without proving optimality "

@@ -60,10 +60,10 @@ def solve_exact(
         model.writeLP(str(lp_path))
 
     if backend == "cbc":
-        bound, sol_status = _run_cbc(model, time_limit_s, threads)
+        bound, sol_status, timed_out = _run_cbc(model, time_limit_s, threads)
     else:
-        bound, sol_status = _run_highs(model, time_limit_s, threads)
-    return _read_outcome(compact, model, x, sol_status, bound)
+        bound, sol_status, timed_out = _run_highs(model, time_limit_s, threads)
+    return _read_outcome(compact, model, x, sol_status, bound, timed_out)
 
 
 def resolve_backend(backend: str) -> str:
@@ -147,7 +147,7 @@ def _run_cbc(model, time_limit_s, threads):
         model.solve(solver)
         log = log_path.read_text() if log_path.exists() else ""
     logger.debug("CBC output:\n%s", log)
-    return _cbc_bound(log), model.sol_status
+    return _cbc_bound(log), model.sol_status, "Stopped on time" in log
 
 
 def _cbc_bound(log: str) -> float | None:
@@ -166,6 +166,8 @@ def _cbc_bound(log: str) -> float | None:
 
 
 def _run_highs(model, time_limit_s, threads):
+    import highspy  # only where HiGHS was found available
+
     solver = pulp.HiGHS(
         msg=False, timeLimit=time_limit_s, threads=threads, gapRel=0.0, gapAbs=0.0
     )
@@ -183,12 +185,13 @@ def _run_highs(model, time_limit_s, threads):
         bound = None
     # HiGHS reports time-limited runs through PuLP as sol_status 2 even when
     # it has no primal solution, so check the solution status as well.
+    timed_out = highs.getModelStatus() == highspy.HighsModelStatus.kTimeLimit
     if info.primal_solution_status != 2 and model.sol_status > 0:
-        return bound, pulp.LpSolutionNoSolutionFound
-    return bound, model.sol_status
+        return bound, pulp.LpSolutionNoSolutionFound, timed_out
+    return bound, model.sol_status, timed_out
 
 
-def _read_outcome(compact, model, x, sol_status, bound) -> Outcome:
+def _read_outcome(compact, model, x, sol_status, bound, timed_out) -> Outcome:
     if (
         sol_status == pulp.LpSolutionInfeasible
         or model.status == pulp.LpStatusInfeasible
@@ -204,7 +207,10 @@ def _read_outcome(compact, model, x, sol_status, bound) -> Outcome:
             None,
             bound=bound,
             message=(
-                f"solver stopped without a solution ({pulp.LpStatus[model.status]})"
+                "solver stopped at its time limit without a solution"
+                if timed_out
+                else "solver stopped without a solution "
+                f"({pulp.LpStatus[model.status]})"
             ),
         )
     choice = _choice(compact, x)

@@ -30,6 +30,16 @@ def test_time_limited_hard_instance_not_proven(d05100, backend):
 
 
 @pytest.mark.parametrize("backend", ["cbc", "highs"])
+def test_time_limit_before_any_solution_named(backend):
+    """A limit shorter than presolve of the largest type D instance."""
+    instance = read_gap_file(GAP_DATA / "gapd.txt")[-1]
+    result = solve(instance, "exact", time_limit_s=0.001, backend=backend)
+    assert result.status is Status.NOT_SOLVED
+    assert result.reasons == ("solver stopped at its time limit without a solution",)
+    assert result.assignment == {}
+
+
+@pytest.mark.parametrize("backend", ["cbc", "highs"])
 def test_backends_prove_same_optimum(backend, capacity_problem):
     problem, assignment, objective = capacity_problem
     result = solve(problem, "exact", backend=backend)
