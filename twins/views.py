@@ -1,5 +1,6 @@
 import logging
 import threading
+import time
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
@@ -109,9 +110,10 @@ def history_slots() -> threading.BoundedSemaphore:
 def bed_history_json(request, code, bed):
     """Return the bed's downsampled trends and NEWS2 over ``?window=``.
 
-    History waits for one of a few slots per process and runs under a
-    statement timeout, so a burst of it, or one slow query, cannot take the
-    CPU and the database from ingestion and live frames.
+    History waits for one of a few slots per process, runs under a
+    statement timeout, and leaves its slot resting afterwards, so a burst of
+    it, or one slow query, cannot take the CPU and the database from
+    ingestion and live frames.
     """
     ward, bed = _visible_bed(request.user, code, bed)
     try:
@@ -122,13 +124,15 @@ def bed_history_json(request, code, bed):
     slots = history_slots()
     if not slots.acquire(timeout=settings.HISTORY_WAIT_SECONDS):
         logger.warning(
-            "history of bed %s over %s rejected: %d still running after %d s",
+            "history of bed %s over %s rejected: all %d slots busy for %d s",
             bed.code, window.name, settings.HISTORY_CONCURRENCY,
             settings.HISTORY_WAIT_SECONDS,
         )  # fmt: skip
-        return _history_busy(window, "the server is computing other histories")
+        return _history_busy(window, "every history slot of this server is busy")
+    started = time.monotonic()
     try:
-        history = _history_within_timeout(bed, window)
+        # Encoded here, so the slot's busy time includes the JSON encoding.
+        return JsonResponse(_history_within_timeout(bed, window))
     except OperationalError as error:
         if not isinstance(error.__cause__, QueryCanceled):
             raise
@@ -139,8 +143,24 @@ def bed_history_json(request, code, bed):
         limit = settings.HISTORY_TIMEOUT_SECONDS
         return _history_busy(window, f"the query ran past {limit} s and was cancelled")
     finally:
+        _release_after_rest(slots, time.monotonic() - started)
+
+
+def _release_after_rest(slots: threading.BoundedSemaphore, busy: float) -> None:
+    """Free the slot once history has used at most its share of the slot's time.
+
+    History runs in the web process, and its Python work holds the GIL that
+    ingestion and the consumers need. Back-to-back requests would otherwise
+    keep a slot computing all the time. The response is not held back: a
+    timer frees the slot after the rest.
+    """
+    rest = busy * (100 / settings.HISTORY_SHARE_PERCENT - 1)
+    if rest <= 0:
         slots.release()
-    return JsonResponse(history)
+        return
+    timer = threading.Timer(rest, slots.release)
+    timer.daemon = True
+    timer.start()
 
 
 def _history_within_timeout(bed, window: Window) -> dict:
