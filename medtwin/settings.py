@@ -252,9 +252,10 @@ SIGNAL_LOST_SECONDS = env_int("MEDTWIN_SIGNAL_LOST_SECONDS", 30, 5, 3600)
 HISTORY_CONCURRENCY = env_int("MEDTWIN_HISTORY_CONCURRENCY", 1, 1, 64)
 HISTORY_WAIT_SECONDS = env_int("MEDTWIN_HISTORY_WAIT_SECONDS", 10, 0, 300)
 HISTORY_TIMEOUT_SECONDS = env_int("MEDTWIN_HISTORY_TIMEOUT_SECONDS", 10, 1, 300)
-# After computing a history for t seconds, a slot rests until history has
-# used at most this percentage of its time: t * (100 / share - 1).
+# Each process gives history a budget of compute time: up to the burst at
+# once, refilled at this percentage of wall time (twins.views.ComputeBudget).
 HISTORY_SHARE_PERCENT = env_int("MEDTWIN_HISTORY_SHARE_PERCENT", 25, 1, 100)
+HISTORY_BURST_SECONDS = env_int("MEDTWIN_HISTORY_BURST_SECONDS", 2, 1, 60)
 # An alert not acknowledged within this many seconds escalates on its own.
 ALERT_ESCALATE_AFTER_SECONDS = {
     "high": env_int("MEDTWIN_ESCALATE_HIGH_SECONDS", 60, 10, 3600),

@@ -95,25 +95,78 @@ def bed_panel(request, code, bed):
     )
 
 
-_history_slots: dict[int, threading.BoundedSemaphore] = {}
-_history_slots_lock = threading.Lock()
+class ComputeBudget:
+    """A token bucket of compute seconds, shared by one process's histories.
+
+    History runs in the web process, and its Python work holds the GIL that
+    ingestion and the consumers need. The bucket holds up to ``burst``
+    seconds and refills at ``share`` seconds per second. A nurse switching
+    windows spends from the burst and is not held up. Clients fetching
+    history back to back drain it, and then history gets at most ``share``
+    of the process's time while they wait.
+    """
+
+    def __init__(self, share: float, burst: float):
+        self.share = share
+        self.burst = burst
+        self.seconds = burst
+        self.updated = time.monotonic()
+        self.changed = threading.Condition()
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self.seconds = min(self.burst, self.seconds + (now - self.updated) * self.share)
+        self.updated = now
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for budget; return whether there is some."""
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while True:
+                self._refill()
+                if self.seconds > 0:
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self.changed.wait(min(remaining, -self.seconds / self.share))
+
+    def spend(self, seconds: float) -> None:
+        with self.changed:
+            self._refill()
+            self.seconds -= seconds
+
+
+_history_limits: dict[tuple, object] = {}
+_history_limits_lock = threading.Lock()
 
 
 def history_slots() -> threading.BoundedSemaphore:
     """Return this process's limit on history computations running at once."""
     size = settings.HISTORY_CONCURRENCY
-    with _history_slots_lock:
-        return _history_slots.setdefault(size, threading.BoundedSemaphore(size))
+    with _history_limits_lock:
+        return _history_limits.setdefault(
+            ("slots", size), threading.BoundedSemaphore(size)
+        )
+
+
+def history_budget() -> ComputeBudget:
+    """Return this process's compute budget for history."""
+    share = settings.HISTORY_SHARE_PERCENT / 100
+    burst = settings.HISTORY_BURST_SECONDS
+    with _history_limits_lock:
+        key = ("budget", share, burst)
+        return _history_limits.setdefault(key, ComputeBudget(share, burst))
 
 
 @role_required(NURSE, ADMIN)
 def bed_history_json(request, code, bed):
     """Return the bed's downsampled trends and NEWS2 over ``?window=``.
 
-    History waits for one of a few slots per process, runs under a
-    statement timeout, and leaves its slot resting afterwards, so a burst of
-    it, or one slow query, cannot take the CPU and the database from
-    ingestion and live frames.
+    History waits for one of a few slots per process and for compute budget
+    (``ComputeBudget``), and runs under a statement timeout. A burst of
+    history requests, or one slow query, then cannot take the CPU and the
+    database from ingestion and live frames.
     """
     ward, bed = _visible_bed(request.user, code, bed)
     try:
@@ -121,7 +174,8 @@ def bed_history_json(request, code, bed):
     except HistoryError as error:
         logger.info("history of bed %s rejected: %s", bed.code, error)
         return JsonResponse({"errors": [error.as_dict()]}, status=400)
-    slots = history_slots()
+    deadline = time.monotonic() + settings.HISTORY_WAIT_SECONDS
+    slots, budget = history_slots(), history_budget()
     if not slots.acquire(timeout=settings.HISTORY_WAIT_SECONDS):
         logger.warning(
             "history of bed %s over %s rejected: all %d slots busy for %d s",
@@ -129,9 +183,16 @@ def bed_history_json(request, code, bed):
             settings.HISTORY_WAIT_SECONDS,
         )  # fmt: skip
         return _history_busy(window, "every history slot of this server is busy")
-    started = time.monotonic()
+    started = None
     try:
-        # Encoded here, so the slot's busy time includes the JSON encoding.
+        if not budget.wait(max(0.0, deadline - time.monotonic())):
+            logger.warning(
+                "history of bed %s over %s rejected: compute budget spent for %d s",
+                bed.code, window.name, settings.HISTORY_WAIT_SECONDS,
+            )  # fmt: skip
+            return _history_busy(window, "the server's history budget is spent")
+        started = time.monotonic()
+        # Encoded here, so the time spent includes the JSON encoding.
         return JsonResponse(_history_within_timeout(bed, window))
     except OperationalError as error:
         if not isinstance(error.__cause__, QueryCanceled):
@@ -143,24 +204,9 @@ def bed_history_json(request, code, bed):
         limit = settings.HISTORY_TIMEOUT_SECONDS
         return _history_busy(window, f"the query ran past {limit} s and was cancelled")
     finally:
-        _release_after_rest(slots, time.monotonic() - started)
-
-
-def _release_after_rest(slots: threading.BoundedSemaphore, busy: float) -> None:
-    """Free the slot once history has used at most its share of the slot's time.
-
-    History runs in the web process, and its Python work holds the GIL that
-    ingestion and the consumers need. Back-to-back requests would otherwise
-    keep a slot computing all the time. The response is not held back: a
-    timer frees the slot after the rest.
-    """
-    rest = busy * (100 / settings.HISTORY_SHARE_PERCENT - 1)
-    if rest <= 0:
+        if started is not None:
+            budget.spend(time.monotonic() - started)
         slots.release()
-        return
-    timer = threading.Timer(rest, slots.release)
-    timer.daemon = True
-    timer.start()
 
 
 def _history_within_timeout(bed, window: Window) -> dict:

@@ -9,7 +9,7 @@ from scheduler.models import Placement, PlanningRun
 from tests.conftest import _user
 from twins.ingest import ingest
 from twins.models import Bed, Observation, Patient
-from twins.views import HISTORY_RETRY_AFTER_SECONDS, history_slots
+from twins.views import HISTORY_RETRY_AFTER_SECONDS, history_budget, history_slots
 from twins.vitals import Source
 
 PANEL = "/wards/icu-1/beds/icu1-bed01/"
@@ -173,23 +173,31 @@ def test_history_query_past_timeout_cancelled(ward, nurse, settings):
     assert len(response.json()["vitals"]["heart_rate"]["v"]) > 300
 
 
-def test_history_slot_rests_after_computing(ward, nurse, settings):
-    settings.HISTORY_CONCURRENCY = 1
+def test_history_budget_spent_rejects(ward, nurse, settings):
     settings.HISTORY_WAIT_SECONDS = 0
-    # At 1 % the slot rests 99 times as long as the history took.
+    # A budget of one millisecond that refills at 1 % of wall time.
     settings.HISTORY_SHARE_PERCENT = 1
+    settings.HISTORY_BURST_SECONDS = 0.001
     client = client_for(nurse)
-    slots = history_slots()
-    # The slot may still rest after an earlier test's history.
-    assert slots.acquire(timeout=60)
-    slots.release()
 
     assert client.get(HISTORY + "?window=6h").status_code == 200
-    resting = client.get(HISTORY + "?window=6h")
+    spent = client.get(HISTORY + "?window=6h")
 
-    assert resting.status_code == 503
-    error = resting.json()["errors"][0]
-    assert "every history slot of this server is busy" in error["message"]
-    assert slots.acquire(timeout=60)
-    slots.release()
+    assert spent.status_code == 503
+    assert spent["Retry-After"] == str(HISTORY_RETRY_AFTER_SECONDS)
+    error = spent.json()["errors"][0]
+    assert (error["field"], error["value"]) == ("window", "6h")
+    assert "history budget is spent" in error["message"]
+    assert history_budget().wait(timeout=60)
     assert client.get(HISTORY + "?window=6h").status_code == 200
+
+
+def test_history_burst_serves_window_switches(ward, nurse, settings):
+    """A nurse clicking through the windows is served at once from the burst."""
+    settings.HISTORY_WAIT_SECONDS = 0
+    settings.HISTORY_SHARE_PERCENT = 1
+    settings.HISTORY_BURST_SECONDS = 30
+    client = client_for(nurse)
+
+    for window in ("1h", "6h", "24h", "1h"):
+        assert client.get(HISTORY + f"?window={window}").status_code == 200
