@@ -5,8 +5,11 @@ over random readings, corrections and deletions.
 """
 
 import random
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 from django.db import connection
 from django.utils import timezone
@@ -314,3 +317,51 @@ def test_history_reads_rollup_where_bins_fit(ward, name, binned):
             seconds=ROLLUP_SECONDS
         )
         assert params["binned_to"] == params["cut"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rollup_correction_beside_open_insert(ward):
+    """A correction waits for a concurrent insert into the same new bin.
+
+    The insert's rollup row is invisible to the correction until it
+    commits; without the per-bed lock the correction's rebuild collided
+    with it (a unique violation) once it did.
+    """
+    bed = Bed.objects.get(code="icu1-bed06")
+    patient = Patient.objects.get(bed=bed, discharged_at__isnull=True)
+    bin_start = datetime(2026, 12, 1, 10, 0, 0, tzinfo=UTC)
+    store(bed, patient, "heart_rate", [(0, 70.0)], bin_start - timedelta(hours=1))
+    moved = Observation.objects.get(bed=bed)
+    dsn = connection.get_connection_params()
+    errors = []
+
+    with psycopg.connect(**dsn) as inserting, psycopg.connect(**dsn) as correcting:
+        inserting.execute(
+            "INSERT INTO twins_observation (bed_id, patient_id, device, parameter,"
+            " value, unit, observed_at, received_at, source, flagged, flag_reason)"
+            " VALUES (%s, %s, 'other', 'heart_rate', 99, '/min', %s, now(),"
+            " 'device', false, '')",
+            [bed.pk, patient.pk, bin_start + timedelta(seconds=3)],
+        )
+
+        def correct():
+            try:
+                correcting.execute(
+                    "UPDATE twins_observation SET observed_at = %s WHERE id = %s",
+                    [bin_start + timedelta(seconds=5), moved.pk],
+                )
+                correcting.commit()
+            except psycopg.Error as error:
+                errors.append(error)
+                correcting.rollback()
+
+        thread = threading.Thread(target=correct)
+        thread.start()
+        time.sleep(1)
+        inserting.commit()
+        thread.join(timeout=30)
+
+    assert errors == []
+    assert fetch(ROLLUP_ROWS) == fetch(ROLLUP_FROM_READINGS)
+    row = ObservationRollup.objects.get(bed=bed, bin_start=bin_start)
+    assert row.readings == 2
