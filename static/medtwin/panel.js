@@ -204,8 +204,12 @@
       historyRetry = setTimeout(loadHistory, seconds * 1000);
       return;
     }
-    if (response.redirected || !response.ok) {
+    if (response.redirected || response.status === 401 || response.status === 403) {
       status.textContent = "history not loaded (HTTP " + response.status + "): log in again";
+      return;
+    }
+    if (!response.ok) {
+      status.textContent = "history not loaded (HTTP " + response.status + "): reload the page to retry";
       return;
     }
     const data = await response.json();
