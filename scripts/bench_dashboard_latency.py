@@ -73,7 +73,7 @@ from django.utils import timezone  # noqa: E402
 
 from scripts.common import machine, store_day  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from tests.helpers import free_port, post_readings  # noqa: E402
+from tests.helpers import free_port, log_in, post_readings  # noqa: E402
 from twins.history import WINDOWS_SECONDS, Window, bed_history  # noqa: E402
 from twins.models import (  # noqa: E402
     Bed,
@@ -182,10 +182,7 @@ def measure(browser, base_url, ward, token, samples, password) -> list[dict]:
     watched, others = codes[0], codes[1:]
     context = browser.new_context(viewport={"width": 1600, "height": 1000})
     page = context.new_page()
-    page.goto(f"{base_url}/login/")
-    page.fill("input[name=username]", "bench-nurse")
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
+    log_in(page, base_url, "bench-nurse", password)
     page.wait_for_url(f"{base_url}/**")
     page.goto(f"{base_url}/wards/{ward.code}/")
     page.wait_for_selector("#connection[data-state=live]")
@@ -241,10 +238,7 @@ def measure_history(browser, base_url, password, repeats) -> dict:
 
     context = browser.new_context(viewport={"width": 1600, "height": 1000})
     page = context.new_page()
-    page.goto(f"{base_url}/login/")
-    page.fill("input[name=username]", "bench-nurse")
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
+    log_in(page, base_url, "bench-nurse", password)
     page.wait_for_url(f"{base_url}/**")
     page.goto(f"{base_url}/wards/{ward.code}/beds/{bed.code}/")
     page.wait_for_selector("#charts[data-window='1h']", timeout=DRAW_TIMEOUT_MS * 6)

@@ -38,3 +38,11 @@ def post_readings(base_url: str, token: str, readings: list[dict]) -> dict:
                 f"POST {request.full_url} returned HTTP {response.status}, expected 201"
             )
         return json.loads(response.read())
+
+
+def log_in(page, base_url: str, username: str, password: str) -> None:
+    """Log ``page`` in through the login form as ``username``."""
+    page.goto(f"{base_url}/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")

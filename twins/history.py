@@ -81,35 +81,32 @@ class Window:
 # are read only before the first whole bin and in the full-resolution tail,
 # each as a bin of one reading (without extremes when flagged), so both
 # parts aggregate alike.
-_BUCKET_SQL = """
+# One range of readings, each as a bin of one reading. {{table}} is left for
+# _query to fill in.
+_READINGS_AS_BINS = """
+    SELECT parameter, observed_at,
+           CASE WHEN NOT flagged
+                THEN ARRAY[value, extract(epoch FROM observed_at)::float8] END,
+           CASE WHEN NOT flagged
+                THEN ARRAY[value, -extract(epoch FROM observed_at)::float8] END,
+           ARRAY[extract(epoch FROM observed_at)::float8, value, flagged::int]
+    FROM {{table}}
+    WHERE bed_id = %(bed)s AND parameter = ANY(%(parameters)s)
+      AND patient_id IS NOT DISTINCT FROM %(patient)s
+      AND observed_at >= %({lower})s AND observed_at {upper}
+"""
+
+_BUCKET_SQL = f"""
 WITH parts AS (
     SELECT parameter, bin_start AS at, low, high, last
-    FROM {rollup}
+    FROM {{rollup}}
     WHERE bed_id = %(bed)s AND parameter = ANY(%(parameters)s)
       AND patient_id IS NOT DISTINCT FROM %(patient)s
       AND bin_start >= %(binned_from)s AND bin_start < %(binned_to)s
     UNION ALL
-    SELECT parameter, observed_at,
-           CASE WHEN NOT flagged
-                THEN ARRAY[value, extract(epoch FROM observed_at)::float8] END,
-           CASE WHEN NOT flagged
-                THEN ARRAY[value, -extract(epoch FROM observed_at)::float8] END,
-           ARRAY[extract(epoch FROM observed_at)::float8, value, flagged::int]
-    FROM {table}
-    WHERE bed_id = %(bed)s AND parameter = ANY(%(parameters)s)
-      AND patient_id IS NOT DISTINCT FROM %(patient)s
-      AND observed_at >= %(start)s AND observed_at < %(binned_from)s
+    {_READINGS_AS_BINS.format(lower="start", upper="< %(binned_from)s")}
     UNION ALL
-    SELECT parameter, observed_at,
-           CASE WHEN NOT flagged
-                THEN ARRAY[value, extract(epoch FROM observed_at)::float8] END,
-           CASE WHEN NOT flagged
-                THEN ARRAY[value, -extract(epoch FROM observed_at)::float8] END,
-           ARRAY[extract(epoch FROM observed_at)::float8, value, flagged::int]
-    FROM {table}
-    WHERE bed_id = %(bed)s AND parameter = ANY(%(parameters)s)
-      AND patient_id IS NOT DISTINCT FROM %(patient)s
-      AND observed_at >= %(binned_to)s AND observed_at <= %(end)s
+    {_READINGS_AS_BINS.format(lower="binned_to", upper="<= %(end)s")}
 )
 SELECT parameter,
        date_bin(%(bucket)s, at, TIMESTAMPTZ 'epoch') AS bucket,

@@ -259,8 +259,8 @@ def _update_twins(resolved) -> list[int]:
 def _lock_twins(bed_ids: list[int]) -> dict[int, TwinState]:
     """Lock the twins of ``bed_ids`` in bed order, creating missing ones.
 
-    ``ORDER BY bed_id ... FOR UPDATE`` takes the row locks in that order, the
-    same in every batch, so two concurrent batches cannot deadlock.
+    PostgreSQL locks the rows of ``ORDER BY bed_id ... FOR UPDATE`` in that
+    order. Every batch locks twins this way, so two batches cannot deadlock.
     """
     query = TwinState.objects.select_for_update().order_by("bed_id")
     locked = {twin.bed_id: twin for twin in query.filter(bed_id__in=bed_ids)}

@@ -211,7 +211,11 @@ def broadcast_beds(bed_ids: list[int]) -> None:
         (ward_beds[0].ward, snapshots(ward_beds[0].ward, ward_beds))
         for ward_beds in by_ward.values()
     ]
-    async_to_sync(_send_to_wards)(messages)
+    try:
+        async_to_sync(_send_to_wards)(messages)
+    except Exception:
+        # As for one ward below, but for all: async_to_sync itself failed.
+        logger.exception("live updates of beds %s not sent", bed_ids)
 
 
 async def _send_to_wards(messages: list[tuple[Ward, list[dict]]]) -> None:

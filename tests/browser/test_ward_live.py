@@ -3,6 +3,7 @@
 import pytest
 from django.utils import timezone
 
+from tests import helpers
 from twins.ingest import ingest
 from twins.vitals import Source
 
@@ -10,10 +11,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def log_in(page, base_url, username, password="test-password-1"):
-    page.goto(f"{base_url}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
+    """Log in as a test user, whose password the fixtures set."""
+    helpers.log_in(page, base_url, username, password)
 
 
 def test_ward_tile_updates_live(asgi_server, page, ward, nurse):

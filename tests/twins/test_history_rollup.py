@@ -323,9 +323,8 @@ def test_history_reads_rollup_where_bins_fit(ward, name, binned):
 def test_rollup_correction_beside_open_insert(ward):
     """A correction waits for a concurrent insert into the same new bin.
 
-    The insert's rollup row is invisible to the correction until it
-    commits; without the per-bed lock the correction's rebuild collided
-    with it (a unique violation) once it did.
+    The insert's rollup row is invisible to the correction until it commits.
+    Without the per-bed lock, the correction's rebuild then collided with it.
     """
     bed = Bed.objects.get(code="icu1-bed06")
     patient = Patient.objects.get(bed=bed, discharged_at__isnull=True)
