@@ -28,6 +28,10 @@ def run_manage(*args, **env):
         ("MEDTWIN_TIME_ZONE", "Mars/Olympus", "IANA zone name"),
         ("DATABASE_URL", "sqlite:///x.db", "use a postgres:// or postgresql:// URL"),
         ("MEDTWIN_SCHEDULED_SOLVERS", "exact,magic", "use exact, greedy or hybrid"),
+        ("MEDTWIN_HISTORY_CONCURRENCY", "0", "from 1 to 64"),
+        ("MEDTWIN_HISTORY_SHARE_PERCENT", "101", "from 1 to 100"),
+        ("MEDTWIN_HISTORY_BURST_SECONDS", "0.5", "whole number"),
+        ("MEDTWIN_HISTORY_TIMEOUT_SECONDS", "0", "from 1 to 300"),
     ],
 )
 def test_settings_invalid_variable_named(variable, value, message):
